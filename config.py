@@ -1,0 +1,115 @@
+"""Command-line flags: every default lives here, and bad values are rejected before TensorFlow loads."""
+import argparse
+import os
+import sys
+
+MODELS = ("cvae", "vae")
+
+# name: (type, default, help). Order is the order of --help and of the README table.
+FLAGS = {
+    "model": (str, "cvae", "which model: 'cvae' (conditioned on the label, M2 of Kingma et al. 2014) or 'vae'"),
+    "dim_z": (int, 20, "dimension of the latent vector z"),
+    "n_hidden": (int, 500, "hidden units in each of the two MLP layers of encoder and decoder"),
+    "learn_rate": (float, 1e-3, "learning rate of the Adam optimizer"),
+    "num_epochs": (int, 20, "number of passes over the training images"),
+    "batch_size": (int, 128, "images per training step"),
+    "add_noise": ("bool", False, "train a denoiser: the encoder sees salt-and-pepper noisy images, the loss targets the clean ones"),
+    "noise_prob": (float, 0.5, "probability that --add_noise sets a pixel to 0 or 1 (half each)"),
+    "n_train": (int, 60000, "train on the first N training images (small N for smoke tests)"),
+    "seed": (int, 0, "random seed: the same seed on the same machine gives the same metrics"),
+    "data_dir": (str, None, "folder holding the MNIST IDX files (default: the data/ folder of this repository)"),
+    "results_path": (str, "results", "folder under which each run writes a new folder of its own"),
+    "run_name": (str, None, "name of this run's folder under --results_path (default: model, dim_z and a timestamp); must not exist yet"),
+    "PRR": ("bool", True, "plot reproduce result: test images and their reconstructions"),
+    "PRR_n_img_x": (int, 10, "PRR: images along x"),
+    "PRR_n_img_y": (int, 10, "PRR: images along y"),
+    "PRR_resize_factor": (float, 1.0, "PRR: resize factor of each image"),
+    "PMLR": ("bool", False, "plot manifold learning result (needs --dim_z 2)"),
+    "PMLR_n_img_x": (int, 10, "PMLR: images along x"),
+    "PMLR_n_img_y": (int, 10, "PMLR: images along y"),
+    "PMLR_resize_factor": (float, 1.0, "PMLR: resize factor of each image"),
+    "PMLR_z_range": (float, 2.0, "PMLR: the grid covers [-range, range] in each latent dimension"),
+    "PMLR_n_samples": (int, 5000, "PMLR: test images whose latent means are scattered in the latent map"),
+    "PARR": ("bool", False, "plot analogical reasoning result (needs --dim_z 2)"),
+    "PARR_resize_factor": (float, 1.0, "PARR: resize factor of each image"),
+    "PARR_z_range": (float, 2.0, "PARR: range of the random latent vectors"),
+}
+
+N_TRAIN_IMAGES = 60000
+POSITIVE = ("dim_z", "n_hidden", "learn_rate", "num_epochs", "batch_size", "n_train", "PRR_n_img_x", "PRR_n_img_y",
+            "PRR_resize_factor", "PMLR_n_img_x", "PMLR_n_img_y", "PMLR_resize_factor", "PMLR_z_range",
+            "PMLR_n_samples", "PARR_resize_factor", "PARR_z_range")
+
+_TRUE = {"true", "1", "yes", "y", "on"}
+_FALSE = {"false", "0", "no", "n", "off"}
+
+
+def str2bool(text):
+    """Parse a boolean flag value; 'False', '0' and 'no' mean false (unlike argparse's type=bool)."""
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"expected True/False, 1/0 or yes/no, got {text!r}")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag gives one line (not the 16-line usage) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser():
+    """The argparse parser of run_main.py; each help text states its default."""
+    parser = Parser(
+        prog="run_main.py",
+        description="Train a VAE or a conditional VAE on MNIST and write figures and metrics to a run folder.",
+    )
+    for name, (kind, default, text) in FLAGS.items():
+        help_text = f"{text} (default: {default})"
+        if kind == "bool":
+            parser.add_argument(f"--{name}", type=str2bool, nargs="?", const=True, default=default,
+                                metavar="BOOL", help=help_text)
+        elif name == "model":
+            parser.add_argument(f"--{name}", choices=MODELS, default=default, help=help_text)
+        else:
+            parser.add_argument(f"--{name}", type=kind, default=default, help=help_text)
+    return parser
+
+
+def validate(args, parser):
+    """Reject impossible values with an argparse-style one-line error (exit status 2)."""
+    for name in POSITIVE:
+        if getattr(args, name) <= 0:
+            parser.error(f"argument --{name}: must be positive, got {getattr(args, name)}")
+    if not 0.0 <= args.noise_prob <= 1.0:
+        parser.error(f"argument --noise_prob: must lie in [0, 1], got {args.noise_prob}")
+    if args.n_train > N_TRAIN_IMAGES:
+        parser.error(f"argument --n_train: MNIST has {N_TRAIN_IMAGES} training images, got {args.n_train}")
+    for name in ("PMLR", "PARR"):
+        if getattr(args, name) and args.dim_z != 2:
+            parser.error(f"argument --{name}: needs --dim_z 2 (the figure draws a 2-D latent space), got --dim_z {args.dim_z}")
+    if args.run_name is not None and (args.run_name in ("", ".", "..") or os.sep in args.run_name):
+        parser.error(f"argument --run_name: must be a plain folder name, got {args.run_name!r}")
+
+
+def parse_args(argv=None):
+    """Parse and validate flags; exits with status 2 on a bad value."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    validate(args, parser)
+    return args
+
+
+def flag_table():
+    """Markdown table of every flag and its default, as the README shows it."""
+    rows = ["| flag | default | meaning |", "|---|---|---|"]
+    for name, (_, default, text) in FLAGS.items():
+        rows.append(f"| `--{name}` | `{default}` | {text} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(flag_table() if sys.argv[1:] == ["--table"] else "usage: python config.py --table")

@@ -1,0 +1,1 @@
+"""MNIST files and their loader."""

@@ -1,0 +1,57 @@
+"""One folder per run: created first, never reused, holding the config beside every artefact."""
+import csv
+import json
+import os
+import time
+from pathlib import Path
+
+
+def default_run_name(args):
+    """A readable, sortable name: model, latent size, denoiser flag and a timestamp."""
+    noise = "_noise" if args.add_noise else ""
+    return f"{args.model}_z{args.dim_z}{noise}_{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def create_run_dir(results_path, run_name=None, default_name="run"):
+    """Create and return a new run folder; never reuses one, so parallel runs cannot collide.
+
+    With an explicit run_name an existing folder is an error (FileExistsError); with the default
+    name a numeric suffix is added until os.mkdir, which is atomic, succeeds.
+    """
+    root = Path(results_path)
+    root.mkdir(parents=True, exist_ok=True)
+    if run_name is not None:
+        path = root / run_name
+        path.mkdir()
+        return path
+    for attempt in range(1000):
+        path = root / (default_name if attempt == 0 else f"{default_name}_{attempt + 1}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free run folder name under {root} for {default_name}")
+
+
+def write_atomic(path, text):
+    """Write text to a temporary file beside path, then rename: readers never see a half-written file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_json(path, obj):
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def append_csv_row(path, row):
+    """Append one row (a dict) to a CSV file, writing the header first if the file is new."""
+    path = Path(path)
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)

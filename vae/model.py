@@ -1,0 +1,57 @@
+"""MLP VAE (Kingma & Welling 2013); with n_classes > 0 the label is fed to encoder and decoder (the CVAE)."""
+import tf_setup  # noqa: F401  (quiet TensorFlow import)
+import keras
+from keras import layers, ops
+
+from losses import negative_elbo, reparameterize
+
+DIM_X = 28 * 28
+MIN_STD = 1e-6  # keeps sigma, and so log(sigma) in the KL, away from 0
+
+
+def mlp(n_hidden, n_out, activations, name):
+    """Two hidden layers of n_hidden units, then a linear output layer."""
+    return keras.Sequential(
+        [layers.Dense(n_hidden, activation=act) for act in activations] + [layers.Dense(n_out)], name=name)
+
+
+class VAE(keras.Model):
+    """Gaussian MLP encoder giving (z_mean, z_std), Bernoulli MLP decoder giving logits."""
+
+    n_classes = 0
+
+    def __init__(self, dim_z, n_hidden, **kwargs):
+        super().__init__(**kwargs)
+        self.dim_z, self.n_hidden = dim_z, n_hidden
+        self.encoder = mlp(n_hidden, 2 * dim_z, ("elu", "tanh"), "encoder")
+        self.decoder = mlp(n_hidden, DIM_X, ("tanh", "elu"), "decoder")
+        self.encoder.build((None, DIM_X + self.n_classes))
+        self.decoder.build((None, dim_z + self.n_classes))
+        self.built = True  # both halves are built above, so weights can be saved before any call
+
+    def _with_label(self, h, y):
+        return h if self.n_classes == 0 else ops.concatenate([h, ops.cast(y, h.dtype)], axis=-1)
+
+    def encode(self, x, y=None):
+        """q(z|x) (or q(z|x,y)): mean and positive standard deviation."""
+        out = self.encoder(self._with_label(x, y))
+        z_mean, raw_std = out[:, :self.dim_z], out[:, self.dim_z:]
+        return z_mean, ops.softplus(raw_std) + MIN_STD
+
+    def decode(self, z, y=None):
+        """p(x|z) (or p(x|y,z)): Bernoulli logits of the 784 pixels."""
+        return self.decoder(self._with_label(z, y))
+
+    def call(self, x, y=None):
+        """Deterministic reconstruction logits, decoding the posterior mean."""
+        z_mean, _ = self.encode(x, y)
+        return self.decode(z_mean, y)
+
+    def loss_terms(self, x_in, x_target, y, eps):
+        """Per-example negative ELBO terms: encode x_in, sample z with noise eps, score x_target."""
+        z_mean, z_std = self.encode(x_in, y)
+        logits = self.decode(reparameterize(z_mean, z_std, eps), y)
+        return negative_elbo(x_target, logits, z_mean, z_std)
+
+    def get_config(self):
+        return {"dim_z": self.dim_z, "n_hidden": self.n_hidden}
