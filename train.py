@@ -24,10 +24,16 @@ def build_model(cfg):
     return cls(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"])
 
 
+def batch_inputs(x, step_seed, cfg):
+    """What the encoder sees and what the decoder is scored against for one training batch."""
+    if cfg["add_noise"]:
+        return salt_and_pepper(x, tf.random.stateless_uniform(tf.shape(x), seed=step_seed + 1), cfg["noise_prob"]), x
+    return x, x
+
+
 def make_train_steps(model, optimizer, x_all, y_all, cfg):
     """A compiled function running one training step per row of an index matrix; returns summed loss terms."""
     x_all, y_all = tf.constant(x_all), tf.constant(y_all)
-    add_noise, prob, seed = cfg["add_noise"], cfg["noise_prob"], cfg["seed"]
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int64)])
     def train_steps(batch_index, first_step):
@@ -35,14 +41,12 @@ def make_train_steps(model, optimizer, x_all, y_all, cfg):
         for i in tf.range(tf.shape(batch_index)[0]):
             idx = batch_index[i]
             x, y = tf.gather(x_all, idx), tf.gather(y_all, idx)
-            step_seed = tf.stack([tf.constant(seed, tf.int64), first_step + tf.cast(i, tf.int64)])
             # Stateless draws keyed by (seed, global step): the same run replays exactly, and a resumed one too.
+            step_seed = tf.stack([tf.constant(cfg["seed"], tf.int64), first_step + tf.cast(i, tf.int64)])
             eps = tf.random.stateless_normal([tf.shape(x)[0], model.dim_z], seed=step_seed)
-            x_in = x
-            if add_noise:
-                x_in = salt_and_pepper(x, tf.random.stateless_uniform(tf.shape(x), seed=step_seed + 1), prob)
+            x_in, x_target = batch_inputs(x, step_seed, cfg)
             with tf.GradientTape() as tape:
-                terms = model.loss_terms(x_in, x, y, eps)
+                terms = model.loss_terms(x_in, x_target, y, eps)
                 loss = tf.reduce_mean(terms["loss"])
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply(grads, model.trainable_variables)
