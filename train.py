@@ -1,6 +1,8 @@
 """Training: the compiled training steps and the epoch loop that evaluates, logs and draws after each epoch."""
+import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +24,14 @@ def build_model(cfg):
     """The model named by cfg['model'], built."""
     cls = {"vae": VAE, "cvae": CVAE}[cfg["model"]]
     return cls(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"])
+
+
+def load_trained_model(run_dir):
+    """The config and the trained model of a finished run folder (config.json and model.weights.h5)."""
+    cfg = json.loads((Path(run_dir) / "config.json").read_text())
+    model = build_model(cfg)
+    model.load_weights(Path(run_dir) / "model.weights.h5")
+    return cfg, model
 
 
 def batch_inputs(x, step_seed, cfg):

@@ -72,3 +72,17 @@ def test_truncated_data_is_one_line_and_exit_1(tmp_path):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "train-labels-idx1-ubyte" in lines[0]
     assert "Traceback" not in out.stderr
+
+
+def test_trained_model_reloads_from_its_run_folder(tmp_path):
+    import numpy as np
+    from evaluate import load_run_data, make_evaluate, evaluate
+    from train import load_trained_model
+    out = run_cli("--model", "cvae", "--n_train", "500", "--num_epochs", "1", "--n_hidden", "32",
+                  "--results_path", str(tmp_path), "--run_name", "r")
+    assert out.returncode == 0, out.stderr
+    cfg, model = load_trained_model(tmp_path / "r")
+    data = load_run_data(cfg)
+    terms = evaluate(make_evaluate(model), data.x_test_in, data.x_test, data.y_test, data.eps_test)
+    saved = __import__("json").loads((tmp_path / "r" / "metrics.json").read_text())
+    np.testing.assert_allclose(terms["loss"], saved["test_neg_elbo"], rtol=1e-5)
