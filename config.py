@@ -4,6 +4,7 @@ import os
 import sys
 
 MODELS = ("cvae", "vae")
+BINARIZE = ("none", "dynamic", "static")
 
 # name: (type, default, help). Order is the order of --help and of the README table.
 FLAGS = {
@@ -15,6 +16,9 @@ FLAGS = {
     "batch_size": (int, 128, "images per training step"),
     "add_noise": ("bool", False, "train a denoiser: the encoder sees salt-and-pepper noisy images, the loss targets the clean ones"),
     "noise_prob": (float, 0.5, "probability that --add_noise sets a pixel to 0 or 1 (half each)"),
+    "binarize": (str, "none", "train on binary pixels: 'dynamic' draws each pixel ~ Bernoulli(intensity) anew every time an image is used (the literature's protocol), 'static' once; the test set is one fixed draw; 'none' keeps grey levels"),
+    "quality": ("bool", False, "after training, measure the run's quality with quality.py (log-likelihood, CVAE fidelity, denoising) into metrics.json"),
+    "ll_k": (int, 100, "importance samples K of the test log-likelihood estimate (Burda et al. 2015); 5000 to compare with papers"),
     "n_train": (int, 60000, "train on the first N training images (small N for smoke tests)"),
     "seed": (int, 0, "random seed: the same seed on the same machine gives the same metrics"),
     "data_dir": (str, None, "folder holding the MNIST IDX files (default: the data/ folder of this repository)"),
@@ -36,7 +40,7 @@ FLAGS = {
 }
 
 N_TRAIN_IMAGES = 60000
-POSITIVE = ("dim_z", "n_hidden", "learn_rate", "num_epochs", "batch_size", "n_train", "PRR_n_img_x", "PRR_n_img_y",
+POSITIVE = ("dim_z", "n_hidden", "learn_rate", "num_epochs", "batch_size", "ll_k", "n_train", "PRR_n_img_x", "PRR_n_img_y",
             "PRR_resize_factor", "PMLR_n_img_x", "PMLR_n_img_y", "PMLR_resize_factor", "PMLR_z_range",
             "PMLR_n_samples", "PARR_resize_factor", "PARR_z_range")
 
@@ -72,8 +76,9 @@ def build_parser():
         if kind == "bool":
             parser.add_argument(f"--{name}", type=str2bool, nargs="?", const=True, default=default,
                                 metavar="BOOL", help=help_text)
-        elif name == "model":
-            parser.add_argument(f"--{name}", choices=MODELS, default=default, help=help_text)
+        elif name in ("model", "binarize"):
+            parser.add_argument(f"--{name}", choices={"model": MODELS, "binarize": BINARIZE}[name], default=default,
+                                help=help_text)
         else:
             parser.add_argument(f"--{name}", type=kind, default=default, help=help_text)
     return parser

@@ -36,6 +36,9 @@ def load_trained_model(run_dir):
 
 def batch_inputs(x, step_seed, cfg):
     """What the encoder sees and what the decoder is scored against for one training batch."""
+    if cfg.get("binarize") == "dynamic":
+        # A fresh Bernoulli draw each time an image is used: dynamic binarization (Burda et al. 2015, sec. 5).
+        x = tf.cast(tf.random.stateless_uniform(tf.shape(x), seed=step_seed + 2) < x, x.dtype)
     if cfg["add_noise"]:
         return salt_and_pepper(x, tf.random.stateless_uniform(tf.shape(x), seed=step_seed + 1), cfg["noise_prob"]), x
     return x, x
