@@ -17,6 +17,7 @@ DEFAULT_PATH = Path.home() / ".cache" / "vae_mnist" / "classifier.weights.h5"
 EPOCHS = 5
 BATCH_SIZE = 128
 PREDICT_BATCH = 2000
+CAS_N = 60_000  # generated images the CAS classifier trains on (quality.py): as many as MNIST's training set
 
 
 class ClassifierMissing(Exception):
@@ -28,7 +29,7 @@ def default_path():
     return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
 
 
-def build_classifier():
+def build_classifier(compile=True):
     """Two 3x3 conv blocks with max-pooling, a 128-unit dense layer with dropout, 10 logits."""
     import tf_setup  # noqa: F401  (TensorFlow loads only when needed: default_path() stays cheap for the CLI checks)
     import keras
@@ -46,8 +47,9 @@ def build_classifier():
         layers.Dropout(0.5),
         layers.Dense(10),
     ], name="mnist_classifier")
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    if compile:
+        model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     return model
 
 
@@ -63,7 +65,7 @@ def train_classifier(x, labels, epochs=EPOCHS, seed=0, verbose=0):
 
 def predict_labels(model, x):
     """The predicted digit of each image x [N, 784]."""
-    return np.concatenate([np.argmax(model(x[i:i + PREDICT_BATCH], training=False), axis=-1)
+    return np.concatenate([np.argmax(model(x[i:i + PREDICT_BATCH], training=False).numpy(), axis=-1)
                            for i in range(0, len(x), PREDICT_BATCH)])
 
 
@@ -78,7 +80,7 @@ def load_classifier(path=None):
     if not path.exists():
         raise ClassifierMissing(f"no MNIST classifier at {path}; make one with 'python classifier.py"
                                 f"{'' if path == default_path() else f' --out {path}'}' (a few minutes on a CPU)")
-    model = build_classifier()
+    model = build_classifier(compile=False)
     model.load_weights(path)
     return model
 

@@ -7,6 +7,11 @@ from rundir import create_run_dir, default_run_name, write_json
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.quality and args.model == "cvae":
+        from classifier import default_path
+        if not default_path().exists():  # found out now, not after the training
+            build_parser().error(f"argument --quality: no MNIST classifier at {default_path()}; "
+                                 "make one with 'python classifier.py' (a few minutes on a CPU)")
     try:
         run_dir = create_run_dir(args.results_path, args.run_name, default_run_name(args))
     except FileExistsError:
@@ -30,6 +35,9 @@ def main(argv=None):
         return 130
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats after {metrics['epochs']} epochs; "
           f"results in {run_dir}")
+    if cfg["quality"]:
+        from quality import evaluate_run
+        evaluate_run(run_dir, ll_k=cfg["ll_k"])
     return 0
 
 
