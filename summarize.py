@@ -72,6 +72,7 @@ def main(argv=None):
     parser.add_argument("paths", nargs="+", metavar="PATH", help="run folders, or folders holding run folders")
     parser.add_argument("--sort", default="test_neg_elbo", help="metric or setting to sort by (default: test_neg_elbo)")
     parser.add_argument("--descending", action="store_true", help="largest first (for accuracies, PSNR, SSIM)")
+    parser.add_argument("--columns", default=None, help="comma-separated columns to keep, after 'run' (default: all)")
     parser.add_argument("--out", default=None, help="write OUT.csv and OUT.md (new files only); without it, print the Markdown table")
     args = parser.parse_args(argv)
     runs = find_runs(args.paths)
@@ -82,6 +83,12 @@ def main(argv=None):
     if args.sort not in cols:
         parser.exit(2, f"summarize.py: error: --sort {args.sort!r} is not a column; the columns are: {', '.join(cols)}\n")
     rows = sort_rows(rows, args.sort, args.descending)
+    if args.columns:
+        wanted = args.columns.split(",")
+        unknown = [c for c in wanted if c not in cols]
+        if unknown:
+            parser.exit(2, f"summarize.py: error: --columns: no column {', '.join(unknown)}; the columns are: {', '.join(cols)}\n")
+        cols = ["run", *[c for c in wanted if c != "run"]]
     if args.out is None:
         sys.stdout.write(to_markdown(rows, cols))
         return 0

@@ -45,3 +45,5 @@ def test_summary_refuses_existing_outputs_and_unknown_sort(tmp_path, capsys):
     assert main([str(tmp_path / "b"), str(tmp_path / "a")]) == 0  # ascending by test_neg_elbo, to stdout
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(" | ")[0] for line in lines[2:]] == ["| b", "| a"]
+    assert main([str(tmp_path), "--columns", "dim_z,test_neg_elbo"]) == 0
+    assert capsys.readouterr().out.splitlines()[2] == "| b | 3 | 130.5 |"
