@@ -40,6 +40,7 @@ def decode_images(model, z, labels):
 
 def log_likelihood_metrics(model, data, k, seed):
     """Importance-weighted test log-likelihood with K samples, as a negative mean in nats, and its standard error."""
+    # The proposal is q(z | clean x) even for a denoiser: any proposal gives an estimate whose expectation is <= log p(x).
     ll = iw_log_likelihood(model, data.x_test, data.y_test, k, seed=seed)
     return {f"test_nll_k{k}": float(-ll.mean()), f"test_nll_k{k}_sem": float(ll.std() / np.sqrt(len(ll)))}
 
