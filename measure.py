@@ -1,5 +1,6 @@
 """Measure the quality of finished run folders without retraining: python measure.py RUN_DIR [RUN_DIR ...]."""
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -38,6 +39,8 @@ def check(args, parser):
             error(f"{run_dir} is not a finished run folder (no {', '.join(missing)})")
     if args.export and (len(args.run_dirs) > 1 or not args.export.endswith(".npz") or Path(args.export).exists()):
         error(f"--export needs one run folder and a new .npz file, got {args.export!r}")
+    if args.export and (args.cas_n == 0 or json.loads((Path(args.run_dirs[0]) / "config.json").read_text())["model"] != "cvae"):
+        error("--export writes the CAS's generated set: it needs a CVAE run and --cas_n > 0")
 
 
 def main(argv=None):

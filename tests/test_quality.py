@@ -106,6 +106,8 @@ def test_measure_merges_quality_into_metrics_json(tiny_cvae_run, tmp_path):
     again = run_py("measure.py", str(tiny_cvae_run), "--ll_k", "0", "--cas_n", "0", "--classifier", str(clf_path),
                    "--export", str(tmp_path / "gen.npz"))
     assert again.returncode == 2 and "--export" in again.stderr  # an existing file is never overwritten
+    no_cas = run_py("measure.py", str(tiny_cvae_run), "--cas_n", "0", "--export", str(tmp_path / "new.npz"))
+    assert no_cas.returncode == 2 and "--cas_n" in no_cas.stderr
 
 
 def test_missing_classifier_says_how_to_make_it(tiny_cvae_run, tmp_path):
