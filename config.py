@@ -19,6 +19,7 @@ FLAGS = {
     "binarize": (str, "none", "train on binary pixels: 'dynamic' draws each pixel ~ Bernoulli(intensity) anew every time an image is used (the literature's protocol), 'static' once; the test set is one fixed draw; 'none' keeps grey levels"),
     "quality": ("bool", False, "after training, measure the run's quality as measure.py does (log-likelihood, CVAE fidelity and CAS, denoising) into metrics.json"),
     "ll_k": (int, 100, "with --quality: importance samples K of the test log-likelihood estimate (Burda et al. 2015); 5000 to compare with papers"),
+    "iw_k": (int, 1, "training objective: 1 = the ELBO; K > 1 = the IWAE bound with K importance samples (Burda et al. 2015)"),
     "n_train": (int, 60000, "train on the first N training images (small N for smoke tests)"),
     "seed": (int, 0, "random seed: the same seed on the same machine gives the same metrics"),
     "data_dir": (str, None, "folder holding the MNIST IDX files (default: the data/ folder of this repository)"),
@@ -40,7 +41,7 @@ FLAGS = {
 }
 
 N_TRAIN_IMAGES = 60000
-POSITIVE = ("dim_z", "n_hidden", "learn_rate", "num_epochs", "batch_size", "ll_k", "n_train", "PRR_n_img_x", "PRR_n_img_y",
+POSITIVE = ("dim_z", "n_hidden", "learn_rate", "num_epochs", "batch_size", "ll_k", "iw_k", "n_train", "PRR_n_img_x", "PRR_n_img_y",
             "PRR_resize_factor", "PMLR_n_img_x", "PMLR_n_img_y", "PMLR_resize_factor", "PMLR_z_range",
             "PMLR_n_samples", "PARR_resize_factor", "PARR_z_range")
 

@@ -21,9 +21,12 @@ LL_SEED_OFFSET = 40_000  # the estimate's samples come from seed + this, apart f
 _COMPILED = weakref.WeakKeyDictionary()  # one traced function per model, not one per call
 
 
-def log_weights(model, x, y, eps):
-    """log p(x, z_k) - log q(z_k | x) for z_k = mu + sigma * eps_k; eps [K, B, dim_z] -> [K, B]."""
-    z_mean, z_std = model.encode(x, y)
+def log_weights(model, x, y, eps, x_in=None):
+    """log p(x, z_k) - log q(z_k | x) for z_k = mu + sigma * eps_k; eps [K, B, dim_z] -> [K, B].
+
+    With x_in (a denoiser's noisy input) the proposal is q(z | x_in) and x is the target scored.
+    """
+    z_mean, z_std = model.encode(x if x_in is None else x_in, y)
     z = z_mean + z_std * eps
     k, b = ops.shape(eps)[0], ops.shape(eps)[1]
     logits = model.decode(ops.reshape(z, (k * b, model.dim_z)), ops.tile(y, (k, 1)))
@@ -32,6 +35,12 @@ def log_weights(model, x, y, eps):
     # log q(z|x) from eps itself: (z - mu) / sigma is eps exactly, with no cancellation error.
     log_qz = -ops.sum(0.5 * ops.square(eps) + ops.log(z_std) + 0.5 * LOG_2PI, axis=-1)
     return log_px_z + log_pz - log_qz
+
+
+def iwae_loss(model, x_in, x, y, eps):
+    """Per-example negative IWAE bound, -log (1/K) sum_k w_k (Burda et al. 2015, eq. 8); eps [K, B, dim_z]."""
+    k = ops.cast(ops.shape(eps)[0], "float32")
+    return -(ops.logsumexp(log_weights(model, x, y, eps, x_in), axis=0) - ops.log(k))
 
 
 def make_log_weights(model):

@@ -13,6 +13,7 @@ import tensorflow as tf
 import figures
 from cvae import CVAE
 from evaluate import TERMS, evaluate, load_run_data, make_evaluate
+from likelihood import iwae_loss
 from noise import salt_and_pepper
 from rundir import append_csv_row, write_json
 from vae import VAE
@@ -60,6 +61,9 @@ def make_train_steps(model, optimizer, x_all, y_all, cfg):
             x_in, x_target = batch_inputs(x, step_seed, cfg)
             with tf.GradientTape() as tape:
                 terms = model.loss_terms(x_in, x_target, y, eps)
+                if cfg.get("iw_k", 1) > 1:  # --iw_k: train on the IWAE bound; recon and kl stay the ELBO's terms
+                    eps_k = tf.random.stateless_normal([cfg["iw_k"], tf.shape(x)[0], model.dim_z], seed=step_seed + 3)
+                    terms = terms | {"loss": iwae_loss(model, x_in, x_target, y, eps_k)}
                 loss = tf.reduce_mean(terms["loss"])
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply(grads, model.trainable_variables)

@@ -100,3 +100,18 @@ def test_chunking_does_not_change_the_estimate_shape_or_scale():
     one_call = iw_log_likelihood(model, x, y, 50)
     assert small_chunks.shape == one_call.shape == (5,)
     np.testing.assert_allclose(small_chunks.mean(), one_call.mean(), atol=1.0)
+
+
+def test_iwae_loss_is_the_negative_importance_weighted_bound():
+    from likelihood import iwae_loss
+    model = sharp_model()
+    x, y = images(8)
+    bound = elbo(model, x, y)
+    copies = 500
+    xs, ys = np.tile(x, (copies, 1)), np.tile(y, (copies, 1))
+    rng = np.random.default_rng(3)
+    loss = {k: ops.convert_to_numpy(iwae_loss(model, xs, xs, ys, rng.standard_normal((k, len(xs), 1)).astype(np.float32)))
+            .reshape(copies, len(x)).mean(0) for k in (1, 20)}
+    assert abs(np.mean(-loss[1] - bound)) < 0.1  # K = 1: the negative ELBO, with a sampled KL
+    est_20 = iw_log_likelihood(model, xs, ys, 20).reshape(copies, len(x)).mean(0)
+    assert abs(np.mean(-loss[20] - est_20)) < 0.1 and np.mean(loss[1] - loss[20]) > 0.5

@@ -121,11 +121,12 @@ def test_missing_classifier_says_how_to_make_it(tiny_cvae_run, tmp_path):
 
 def test_run_main_quality_measures_a_vae_after_training(tmp_path):
     out = run_py("run_main.py", "--model", "vae", "--binarize", "dynamic", "--n_train", "500", "--num_epochs", "1",
-                 "--n_hidden", "32", "--PRR", "False", "--quality", "--ll_k", "3", "--results_path", str(tmp_path),
+                 "--n_hidden", "32", "--PRR", "False", "--quality", "--ll_k", "3", "--iw_k", "4", "--results_path", str(tmp_path),
                  "--run_name", "v")
     assert out.returncode == 0, out.stderr
     metrics = json.loads((tmp_path / "v" / "metrics.json").read_text())
     assert metrics["test_nll_k3"] < metrics["test_neg_elbo"]
+    assert metrics["train_loss"] < metrics["train_recon"] + metrics["train_kl"]  # --iw_k 4 trains on the tighter bound
     assert metrics["quality_settings"]["binarize"] == "dynamic" and "cond_acc_prior" not in metrics
     assert {f"denoise_psnr_{p}" for p in (0.1, 0.3, 0.5)} <= set(metrics)
     bad = run_py("run_main.py", "--binarize", "sometimes")
