@@ -40,7 +40,7 @@ def save(run_dir, model, optimizer, position):
     path = Path(run_dir) / CHECKPOINT
     tmp = path.with_name(f".{CHECKPOINT}.tmp")
     arrays = {f"model_{i}": w for i, w in enumerate(model.get_weights())}
-    arrays |= {f"optimizer_{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}
+    arrays |= {f"optimizer_{i}": v.numpy() for i, v in enumerate(optimizer.variables)}
     with open(tmp, "wb") as f:
         np.savez(f, position=np.array(json.dumps(asdict(position))), **arrays)
         f.flush()
