@@ -1,9 +1,12 @@
 """Command-line flags: every default lives here, and bad values are rejected before TensorFlow loads."""
 import argparse
+import json
 import os
 import sys
+from pathlib import Path
 
 MODELS = ("cvae", "vae")
+DISTRIBUTE = ("none", "mirrored")
 
 # name: (type, default, help). Order is the order of --help and of the README table.
 FLAGS = {
@@ -20,6 +23,9 @@ FLAGS = {
     "data_dir": (str, None, "folder holding the MNIST IDX files (default: the data/ folder of this repository)"),
     "results_path": (str, "results", "folder under which each run writes a new folder of its own"),
     "run_name": (str, None, "name of this run's folder under --results_path (default: model, dim_z and a timestamp); must not exist yet"),
+    "resume": (str, None, "continue the killed or interrupted run in this folder from its last checkpoint, with its own config"),
+    "restore": (str, None, "remake the figures and test metrics of the finished run in this folder without training (figure flags may differ)"),
+    "distribute": (str, "none", "'none' (one device) or 'mirrored' (tf.distribute.MirroredStrategy over all GPUs, or all logical CPUs if none)"),
     "PRR": ("bool", True, "plot reproduce result: test images and their reconstructions"),
     "PRR_n_img_x": (int, 10, "PRR: images along x"),
     "PRR_n_img_y": (int, 10, "PRR: images along y"),
@@ -36,6 +42,7 @@ FLAGS = {
 }
 
 N_TRAIN_IMAGES = 60000
+FIGURE_PREFIXES = ("PRR", "PMLR", "PARR")
 POSITIVE = ("dim_z", "n_hidden", "learn_rate", "num_epochs", "batch_size", "n_train", "PRR_n_img_x", "PRR_n_img_y",
             "PRR_resize_factor", "PMLR_n_img_x", "PMLR_n_img_y", "PMLR_resize_factor", "PMLR_z_range",
             "PMLR_n_samples", "PARR_resize_factor", "PARR_z_range")
@@ -61,19 +68,21 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def build_parser():
-    """The argparse parser of run_main.py; each help text states its default."""
+def build_parser(defaults=True):
+    """The argparse parser of run_main.py; each help text states its default (defaults=False leaves unset flags out)."""
     parser = Parser(
         prog="run_main.py",
         description="Train a VAE or a conditional VAE on MNIST and write figures and metrics to a run folder.",
     )
     for name, (kind, default, text) in FLAGS.items():
         help_text = f"{text} (default: {default})"
+        default = default if defaults else argparse.SUPPRESS
         if kind == "bool":
             parser.add_argument(f"--{name}", type=str2bool, nargs="?", const=True, default=default,
                                 metavar="BOOL", help=help_text)
-        elif name == "model":
-            parser.add_argument(f"--{name}", choices=MODELS, default=default, help=help_text)
+        elif name in ("model", "distribute"):
+            parser.add_argument(f"--{name}", choices=MODELS if name == "model" else DISTRIBUTE, default=default,
+                                help=help_text)
         else:
             parser.add_argument(f"--{name}", type=kind, default=default, help=help_text)
     return parser
@@ -95,10 +104,34 @@ def validate(args, parser):
         parser.error(f"argument --run_name: must be a plain folder name, got {args.run_name!r}")
 
 
+def saved_run_args(args, given, parser):
+    """For --resume or --restore: the run's saved config, plus the flags given now that the mode lets change."""
+    mode = "resume" if args.resume else "restore"
+    run_dir = Path(getattr(args, mode))
+    # A resumed run must replay the same run; a restored one may only draw its figures differently.
+    allowed = {mode} | ({name for name in FLAGS if name.startswith(FIGURE_PREFIXES)} if mode == "restore" else set())
+    if args.resume and args.restore:
+        parser.error("arguments --resume and --restore: give one of them, not both")
+    if given - allowed:
+        parser.error(f"argument --{mode}: the run keeps its own config; drop --{sorted(given - allowed)[0]}"
+                     + (" (only figure flags may change)" if mode == "restore" else ""))
+    if not (run_dir / "config.json").is_file():
+        parser.error(f"argument --{mode}: {run_dir} has no config.json, so it is not a run folder")
+    if mode == "resume" and (run_dir / "metrics.json").exists():
+        parser.error(f"argument --resume: the run in {run_dir} has finished already (it has metrics.json)")
+    if mode == "restore" and not (run_dir / "model.weights.h5").is_file():
+        parser.error(f"argument --restore: {run_dir} has no model.weights.h5 (an unfinished run: --resume it first)")
+    saved = json.loads((run_dir / "config.json").read_text())
+    merged = {name: default for name, (_, default, _) in FLAGS.items()} | {k: v for k, v in saved.items() if k in FLAGS}
+    return argparse.Namespace(**merged | {name: getattr(args, name) for name in given} | {mode: str(run_dir)})
+
+
 def parse_args(argv=None):
     """Parse and validate flags; exits with status 2 on a bad value."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.resume or args.restore:
+        args = saved_run_args(args, set(vars(build_parser(defaults=False).parse_args(argv))), parser)
     validate(args, parser)
     return args
 
