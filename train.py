@@ -123,7 +123,9 @@ def train_and_evaluate(cfg, run_dir):
     optimizer = keras.optimizers.Adam(learning_rate=cfg["learn_rate"])
     train_steps = make_train_steps(model, optimizer, data.x_train, data.y_train, cfg)
     eval_batch = make_evaluate(model)
+    figure_start = time.time()
     figures.start_figures(cfg, data, run_dir)
+    figure_seconds = time.time() - figure_start
 
     num_epochs, step = cfg["num_epochs"], 0
     for epoch in range(1, num_epochs + 1):
@@ -136,13 +138,19 @@ def train_and_evaluate(cfg, run_dir):
             "epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
             **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "seconds": round(seconds, 3)})
         print(epoch_line(label, train_terms, test_terms, seconds), flush=True)
+        figure_start = time.time()
         figures.epoch_figures(cfg, model, data, run_dir, epoch)
+        figure_seconds += time.time() - figure_start
 
     model.save_weights(run_dir / "model.weights.h5")
+    figure_start = time.time()
+    figures.final_figures(cfg, model, data, run_dir)
+    figure_seconds += time.time() - figure_start
     metrics = {"epochs": num_epochs, "n_train": len(data.x_train), "n_test": len(data.x_test),
                **{f"train_{t}": float(v) for t, v in train_terms.items()},
                **{f"test_{t}": float(v) for t, v in test_terms.items()},
                "test_neg_elbo": float(test_terms["loss"]),
-               "wall_seconds": round(time.time() - start_time, 2)}
+               "figure_seconds": round(figure_seconds, 2), "wall_seconds": round(time.time() - start_time, 2)}
     write_json(run_dir / "metrics.json", metrics)
+    figures.write_index(cfg, run_dir)  # last: the page shows metrics.json
     return metrics
