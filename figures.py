@@ -290,3 +290,19 @@ th {{ font-weight: normal; color: #555; }} details {{ margin-bottom: 1em; }}
 """
     write_atomic(run_dir / "index.html", page)
     return run_dir / "index.html"
+
+
+# ---- two runs side by side ----
+
+def comparison_panel(runs, data, n_img_x, n_img_y, resize_factor=1.0):
+    """Input (and noisy input) beside each run's reconstructions of the same images; runs: [(name, cfg, model)]."""
+    n = n_img_x * n_img_y
+    x, x_in, y = data.x_test[:n], data.x_test_in[:n], data.y_test[:n]
+    blocks, titles = [plot_utils.image_grid(x, n_img_x, n_img_y, resize_factor)], ["input"]
+    if runs[0][1]["add_noise"]:
+        blocks.append(plot_utils.image_grid(x_in, n_img_x, n_img_y, resize_factor))
+        titles.append("noisy input")
+    for name, cfg, model in runs:
+        blocks.append(plot_utils.image_grid(reconstruct(model, x_in, y), n_img_x, n_img_y, resize_factor))
+        titles.append(f"{cfg['model'].upper()}: {name}")
+    return plot_utils.panel(blocks, titles)

@@ -129,6 +129,9 @@ def manifold_figure(grids, grid_titles, z_mean, labels, z_range, n_img_x, n_img_
         ax.set_xlim(extent[0], extent[1])
         ax.set_ylim(extent[2], extent[3])
         ax.set_aspect("equal")
+        # Fixed ticks at the grid's outer and centre tiles: clearer than automatic ones, and far faster to draw.
+        ax.set_xticks([-z_range, 0, z_range])
+        ax.set_yticks([-z_range, 0, z_range])
         ax.set_xlabel("z1", fontsize=8, labelpad=1)
         ax.set_ylabel("z2", fontsize=8, labelpad=1)
         ax.tick_params(labelsize=7)
