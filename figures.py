@@ -159,10 +159,13 @@ def draw_parr(cfg, model, data, run_dir, tag):
 
     idx = one_per_label(data.y_test)
     z = np.repeat(encode_means(model, data.x_test_in[idx], data.y_test[idx]), N_CLASSES, axis=0)
-    inputs = plot_utils.image_grid(data.x_test_in[idx], 1, len(idx), factor)
     grid = plot_utils.image_grid(decode_images(model, z, one_hot(np.tile(np.arange(N_CLASSES), len(idx)))),
                                  N_CLASSES, len(idx), factor)
-    plot_utils.save_png(plot_utils.panel([inputs, grid], ["input", digits]), run_dir / f"PARR_images_{tag}.png")
+    # The clean input shows the writer's style; a denoiser's encoder saw the noisy copy, shown beside it.
+    inputs = [data.x_test[idx]] + ([data.x_test_in[idx]] if cfg["add_noise"] else [])
+    blocks = [plot_utils.image_grid(x, 1, len(idx), factor) for x in inputs] + [grid]
+    titles = (["input", "noisy"] if cfg["add_noise"] else ["input"]) + [digits]
+    plot_utils.save_png(plot_utils.panel(blocks, titles), run_dir / f"PARR_images_{tag}.png")
 
 
 def interpolation_images(cfg, model, data):
@@ -214,7 +217,7 @@ def draw_learning_curves(cfg, run_dir):
 def caption(name, cfg):
     """One line saying what the figure file `name` shows, or None for a file the page does not know."""
     epoch = re.search(r"epoch_(\d+)", name)
-    after = f" after epoch {int(epoch.group(1))}" if epoch else ""
+    after = f", after epoch {int(epoch.group(1))}" if epoch else ""
     n_prr = cfg["PRR_n_img_x"] * cfg["PRR_n_img_y"]
     rng = f"[-{cfg['PMLR_z_range']}, {cfg['PMLR_z_range']}]²"
     label = re.search(r"_label_(\d)", name)
@@ -227,7 +230,8 @@ def caption(name, cfg):
          f"PMLR: the decoder over an evenly spaced {cfg['PMLR_n_img_x']} x {cfg['PMLR_n_img_y']} grid on {rng}"
          + (f", label {label.group(1)}" if label else "") + f", z1 growing to the right, z2 upwards{after}."),
         (r"PMLR_map_epoch_\d+\.png", f"PMLR: latent map (encoder means of {cfg['PMLR_n_samples']} test images, "
-                                     f"coloured by label) beside the decoder grids, on the same axes{after}."),
+                                     f"coloured by label) beside the decoder grids, on the same axes{after}; its title counts "
+                                     "the points outside the grid's range (a larger --PMLR_z_range shows them)."),
         (r"PARR_random_epoch_\d+\.png", f"PARR (a): each row one fixed random z (uniform on "
                                         f"[-{cfg['PARR_z_range']}, {cfg['PARR_z_range']}]^{cfg['dim_z']}), "
                                         f"column k decoded with label k{after}."),
@@ -246,15 +250,16 @@ def caption(name, cfg):
 
 def figure_files(run_dir):
     """The run folder's PNG and GIF files in page order: sorted by name within each kind."""
-    kinds = ("PRR_", "PMLR_epoch", "PMLR_map", "PARR_random", "PARR_images", "interpolation", "denoising",
+    kinds = ("PRR_input", "PRR_epoch", "PMLR_epoch", "PMLR_map", "PARR_random", "PARR_images", "interpolation", "denoising",
              "learning_curves")
-    files = sorted(p.name for p in Path(run_dir).iterdir() if p.suffix in (".png", ".gif"))
+    files = [p.name for p in Path(run_dir).iterdir() if p.suffix in (".png", ".gif")]
     rank = lambda name: next((i for i, k in enumerate(kinds) if name.startswith(k)), len(kinds))  # noqa: E731
-    return sorted(files, key=lambda name: (rank(name), name))
+    return sorted(files, key=lambda name: (rank(name), Path(name).suffix != ".png", name))  # a GIF after its PNG
 
 
 def _table(mapping):
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+    shown = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)  # noqa: E731  (nats to 0.01)
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(shown(v))}</td></tr>"
                    for k, v in mapping.items())
     return f"<table>{rows}</table>"
 
@@ -280,7 +285,7 @@ table {{ border-collapse: collapse; font-size: 0.9em; }} th, td {{ text-align: l
 th {{ font-weight: normal; color: #555; }} details {{ margin-bottom: 1em; }}
 </style></head><body>
 <h1>{html.escape(run_dir.name)}: {html.escape(run_title(cfg))}</h1>
-<h2>Final metrics (nats per image, on the {metrics.get("n_test", "")} test images)</h2>
+<h2>Final metrics (losses in nats per image; test: all {metrics.get("n_test", "")} test images)</h2>
 {_table(metrics) if metrics else "<p>metrics.json is not written yet (the run has not finished).</p>"}
 <details><summary>Config (config.json)</summary>{_table(cfg)}</details>
 <p>Per-epoch numbers: <a href="metrics.csv">metrics.csv</a>.</p>

@@ -10,7 +10,7 @@ from data.mnist import IMAGE_SIZE  # noqa: E402
 
 HEADER = 18  # pixels of title strip above a panel's blocks
 GAP = 6  # pixels of white between the blocks of a panel
-FONT_SIZE = 12
+FONT_SIZE = 11  # 'noisy' and 'input' fit over one 28-pixel image
 PAPER = 255  # white background of panels, so black MNIST blocks stand apart
 DPI = 100
 # The ten label colours of the latent map: matplotlib's qualitative 'tab10', one distinct colour per digit.

@@ -111,7 +111,7 @@ def test_every_figure_has_the_pixel_size_its_flags_imply(tmp_path, mnist):
             assert size(f"PMLR_epoch_{epoch}_label_{label}.png") == (5 * pmlr, 4 * pmlr)
         assert size(f"PMLR_map_epoch_{epoch}.png") == (4 * 360, int((3 * 3.6 + 0.5) * 100))
         assert size(f"PARR_random_epoch_{epoch}.png") == (10 * parr, head + figures.PARR_ROWS * parr)
-        assert size(f"PARR_images_epoch_{epoch}.png") == (11 * parr + gap, head + 10 * parr)
+        assert size(f"PARR_images_epoch_{epoch}.png") == (12 * parr + 2 * gap, head + 10 * parr)  # clean, noisy, 0-9
     assert not list(tmp_path.glob("*epoch_03*"))
     assert size("PRR_input.png") == size("PRR_input_noisy.png") == (4 * prr, 3 * prr)
     assert size("denoising.png") == (3 * 4 * prr + 2 * gap, head + 3 * prr)
@@ -123,18 +123,19 @@ def test_every_figure_has_the_pixel_size_its_flags_imply(tmp_path, mnist):
 
 
 def test_parr_images_carry_each_test_image_and_decode_every_label(tmp_path, mnist):
-    cfg = small_cfg(PARR_resize_factor=1.0)
+    cfg = small_cfg(PARR_resize_factor=1.0, add_noise=True)
     figures.draw_parr(cfg, FakeModel(n_classes=10), mnist, tmp_path, "epoch_01")
     image = np.asarray(Image.open(tmp_path / "PARR_images_epoch_01.png"), np.float32)
     idx = figures.one_per_label(mnist.y_test)
     assert list(np.argmax(mnist.y_test[idx], axis=1)) == list(range(10))
-    head = plot_utils.HEADER
-    for row in (0, 1, 9):  # the input column shows the encoder's input image of that row
-        tile = image[head + row * 28:head + (row + 1) * 28, :28]
-        np.testing.assert_allclose(tile, np.rint(mnist.x_test_in[idx[row]].reshape(28, 28) * 255), atol=1)
+    head, gap = plot_utils.HEADER, plot_utils.GAP
+    for row in (0, 1, 9):  # the clean test image of that row, then the noisy copy the encoder saw
+        for left, x in ((0, mnist.x_test), (28 + gap, mnist.x_test_in)):
+            tile = image[head + row * 28:head + (row + 1) * 28, left:left + 28]
+            np.testing.assert_allclose(tile, np.rint(x[idx[row]].reshape(28, 28) * 255), atol=1)
     # FakeModel encodes label 0 to (+0.8, +0.8) * range: every column of that row decodes that z.
     for col in range(10):
-        left = 28 + plot_utils.GAP + col * 28
+        left = 2 * (28 + gap) + col * 28
         np.testing.assert_allclose(fake_z(image[head:head + 28, left:left + 28]), [1.6, 1.6], atol=0.05)
 
 
@@ -163,7 +164,9 @@ def test_index_page_references_every_figure_and_only_existing_files(run_dir):
     for name in figures_written:
         assert figures.caption(name, json.loads((run_dir / "config.json").read_text())), name
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert f"{metrics['test_neg_elbo']}" in page and "noise_prob" in page
+    assert f"<th>test_neg_elbo</th><td>{metrics['test_neg_elbo']:.2f}</td>" in page and "noise_prob" in page
+    order = [name for name in re.findall(r'<img src="([^"]+)"', page)]
+    assert order.index("PRR_input.png") < order.index("PRR_epoch_01.png") < order.index("PRR_epoch_02.png")
     assert 0 < metrics["figure_seconds"] < metrics["wall_seconds"]
 
 
