@@ -2,7 +2,6 @@
 
     python compare_runs.py results/cvae_z2_... results/vae_z2_... [--out compare.png]
 """
-import argparse
 import json
 import sys
 from pathlib import Path

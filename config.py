@@ -39,6 +39,7 @@ FLAGS = {
 }
 
 N_TRAIN_IMAGES = 60000
+N_TEST_IMAGES = 10000
 POSITIVE = ("dim_z", "n_hidden", "learn_rate", "num_epochs", "batch_size", "n_train", "PRR_n_img_x", "PRR_n_img_y",
             "PRR_resize_factor", "PMLR_n_img_x", "PMLR_n_img_y", "PMLR_resize_factor", "PMLR_z_range",
             "PMLR_n_samples", "PARR_resize_factor", "PARR_z_range")
@@ -89,6 +90,8 @@ def validate(args, parser):
             parser.error(f"argument --{name}: must be positive, got {getattr(args, name)}")
     if not 0.0 <= args.noise_prob <= 1.0:
         parser.error(f"argument --noise_prob: must lie in [0, 1], got {args.noise_prob}")
+    if args.PMLR_n_samples > N_TEST_IMAGES:
+        parser.error(f"argument --PMLR_n_samples: MNIST has {N_TEST_IMAGES} test images, got {args.PMLR_n_samples}")
     if args.n_train > N_TRAIN_IMAGES:
         parser.error(f"argument --n_train: MNIST has {N_TRAIN_IMAGES} training images, got {args.n_train}")
     if args.PMLR and args.dim_z != 2:

@@ -112,6 +112,7 @@ def epoch_figures(cfg, model, data, run_dir, epoch):
         draw_pmlr(cfg, model, data, run_dir, tag, epoch)
     if cfg["PARR"] and conditioned(model):
         draw_parr(cfg, model, data, run_dir, tag)
+    write_index(cfg, run_dir)  # so a run still going has a page too
 
 
 def final_figures(cfg, model, data, run_dir):

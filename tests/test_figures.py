@@ -139,6 +139,14 @@ def test_parr_images_carry_each_test_image_and_decode_every_label(tmp_path, mnis
         np.testing.assert_allclose(fake_z(image[head:head + 28, left:left + 28]), [1.6, 1.6], atol=0.05)
 
 
+def test_parr_works_for_any_dim_z(tmp_path, mnist):
+    cfg = small_cfg(dim_z=5, PARR_resize_factor=1.0)
+    assert figures.random_z(cfg, figures.PARR_ROWS).shape == (figures.PARR_ROWS, 5)
+    figures.draw_parr(cfg, FakeModel(n_classes=10, dim_z=5), mnist, tmp_path, "epoch_01")
+    assert Image.open(tmp_path / "PARR_random_epoch_01.png").size == (10 * 28, plot_utils.HEADER + 10 * 28)
+    assert Image.open(tmp_path / "PARR_images_epoch_01.png").size == (11 * 28 + plot_utils.GAP, plot_utils.HEADER + 10 * 28)
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
