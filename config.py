@@ -30,19 +30,23 @@ FLAGS = {
     "PRR_n_img_x": (int, 10, "PRR: images along x"),
     "PRR_n_img_y": (int, 10, "PRR: images along y"),
     "PRR_resize_factor": (float, 1.0, "PRR: resize factor of each image"),
+    "PRR_every": (int, 0, "draw PRR (and PMLR, PARR when on) also after every K-th epoch; 0: after the first and the last only"),
     "PMLR": ("bool", False, "plot manifold learning result (needs --dim_z 2)"),
     "PMLR_n_img_x": (int, 10, "PMLR: images along x"),
     "PMLR_n_img_y": (int, 10, "PMLR: images along y"),
     "PMLR_resize_factor": (float, 1.0, "PMLR: resize factor of each image"),
     "PMLR_z_range": (float, 2.0, "PMLR: the grid covers [-range, range] in each latent dimension"),
     "PMLR_n_samples": (int, 5000, "PMLR: test images whose latent means are scattered in the latent map"),
-    "PARR": ("bool", False, "plot analogical reasoning result (needs --dim_z 2)"),
+    "PARR": ("bool", False, "plot analogical reasoning result: random z, and test images' z, decoded with every label (needs a label-conditioned model)"),
     "PARR_resize_factor": (float, 1.0, "PARR: resize factor of each image"),
     "PARR_z_range": (float, 2.0, "PARR: range of the random latent vectors"),
+    "interp": ("bool", True, "plot latent interpolation between test digits after the last epoch (PNG strip and GIF)"),
+    "interp_n_steps": (int, 10, "interp: decoded points on each line, both ends included"),
 }
 
 N_TRAIN_IMAGES = 60000
-FIGURE_PREFIXES = ("PRR", "PMLR", "PARR")
+N_TEST_IMAGES = 10000
+FIGURE_PREFIXES = ("PRR", "PMLR", "PARR", "interp")  # flags --restore may change: they only affect figures
 POSITIVE = ("dim_z", "n_hidden", "learn_rate", "num_epochs", "batch_size", "n_train", "PRR_n_img_x", "PRR_n_img_y",
             "PRR_resize_factor", "PMLR_n_img_x", "PMLR_n_img_y", "PMLR_resize_factor", "PMLR_z_range",
             "PMLR_n_samples", "PARR_resize_factor", "PARR_z_range")
@@ -95,11 +99,18 @@ def validate(args, parser):
             parser.error(f"argument --{name}: must be positive, got {getattr(args, name)}")
     if not 0.0 <= args.noise_prob <= 1.0:
         parser.error(f"argument --noise_prob: must lie in [0, 1], got {args.noise_prob}")
+    if args.PMLR_n_samples > N_TEST_IMAGES:
+        parser.error(f"argument --PMLR_n_samples: MNIST has {N_TEST_IMAGES} test images, got {args.PMLR_n_samples}")
     if args.n_train > N_TRAIN_IMAGES:
         parser.error(f"argument --n_train: MNIST has {N_TRAIN_IMAGES} training images, got {args.n_train}")
-    for name in ("PMLR", "PARR"):
-        if getattr(args, name) and args.dim_z != 2:
-            parser.error(f"argument --{name}: needs --dim_z 2 (the figure draws a 2-D latent space), got --dim_z {args.dim_z}")
+    if args.PMLR and args.dim_z != 2:
+        parser.error(f"argument --PMLR: needs --dim_z 2 (the figure draws a 2-D latent space), got --dim_z {args.dim_z}")
+    if args.PARR and args.model == "vae":
+        parser.error("argument --PARR: needs a label-conditioned model (the VAE ignores the label), got --model vae")
+    if args.interp_n_steps < 2:
+        parser.error(f"argument --interp_n_steps: needs both ends of the line, so at least 2, got {args.interp_n_steps}")
+    if args.PRR_every < 0:
+        parser.error(f"argument --PRR_every: must be 0 or positive, got {args.PRR_every}")
     if args.run_name is not None and (args.run_name in ("", ".", "..") or os.sep in args.run_name):
         parser.error(f"argument --run_name: must be a plain folder name, got {args.run_name!r}")
 

@@ -1,4 +1,5 @@
 """--restore: a finished run's trained model, its figures and test metrics remade without training."""
+import shutil
 import time
 
 import figures
@@ -13,10 +14,13 @@ def restore(cfg, run_dir, out_dir):
     data = load_run_data(cfg)
     figures.start_figures(cfg, data, out_dir)
     figures.epoch_figures(cfg, model, data, out_dir, cfg["num_epochs"])
+    shutil.copyfile(run_dir / "metrics.csv", out_dir / "metrics.csv")  # the training history the curves show
+    figures.final_figures(cfg, model, data, out_dir)
     terms = evaluate(make_evaluate(model), data.x_test_in, data.x_test, data.y_test, data.eps_test)
     metrics = {"restored_from": str(run_dir), "epochs": cfg["num_epochs"], "n_test": len(data.x_test),
                **{f"test_{t}": float(v) for t, v in terms.items()}, "test_neg_elbo": float(terms["loss"])}
     write_json(out_dir / "metrics.json", metrics)
+    figures.write_index(cfg, out_dir)
     return metrics
 
 

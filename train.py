@@ -118,6 +118,18 @@ def train_epoch(train_steps, n, cfg, position, label, stop=lambda: False):
     return True
 
 
+class Stopwatch:
+    """Adds up the seconds spent inside `with stopwatch:` blocks."""
+
+    seconds = 0.0
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.seconds += time.perf_counter() - self._start
+
+
 def epoch_line(label, train_terms, test_terms, seconds):
     """The one summary line printed after each epoch."""
     return (f"{label}  train recon {train_terms['recon']:7.2f}  kl {train_terms['kl']:6.2f}  "
@@ -145,8 +157,10 @@ def train_and_evaluate(cfg, run_dir, on_epoch=None):
         train_steps = make_train_steps(model, optimizer, data.x_train, data.y_train, cfg)
     eval_batch = make_evaluate(model)
     position = checkpoint.load(run_dir, model, optimizer) or checkpoint.Position()
+    figure_time = Stopwatch()  # figures must not dominate a run's time: metrics.json reports their share
     if position.epoch == 1 and position.calls_done == 0:
-        figures.start_figures(cfg, data, run_dir)
+        with figure_time:
+            figures.start_figures(cfg, data, run_dir)
 
     def save(position):
         position.wall_seconds = wall_before + time.time() - start_time
@@ -167,7 +181,8 @@ def train_and_evaluate(cfg, run_dir, on_epoch=None):
             row = {"epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
                    **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "seconds": round(seconds, 3)}
             print(epoch_line(label, train_terms, test_terms, seconds), flush=True)
-            figures.epoch_figures(cfg, model, data, run_dir, epoch)
+            with figure_time:
+                figures.epoch_figures(cfg, model, data, run_dir, epoch)
             position.rows.append(row)
             position.final = {**{f"train_{t}": float(v) for t, v in train_terms.items()},
                               **{f"test_{t}": float(v) for t, v in test_terms.items()}}
@@ -180,8 +195,11 @@ def train_and_evaluate(cfg, run_dir, on_epoch=None):
                 raise KeyboardInterrupt
 
     model.save_weights(run_dir / "model.weights.h5")
+    with figure_time:
+        figures.final_figures(cfg, model, data, run_dir)
     metrics = {"epochs": num_epochs, "n_train": len(data.x_train), "n_test": len(data.x_test), **position.final,
-               "test_neg_elbo": position.final["test_loss"],
+               "test_neg_elbo": position.final["test_loss"], "figure_seconds": round(figure_time.seconds, 2),
                "wall_seconds": round(wall_before + time.time() - start_time, 2)}
     write_json(run_dir / "metrics.json", metrics)
+    figures.write_index(cfg, run_dir)  # last: the page shows metrics.json
     return metrics
