@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 import figures
+from config import SEMISUPERVISED
 from cvae import CVAE
 from evaluate import TERMS, evaluate, load_run_data, make_evaluate
 from noise import salt_and_pepper
@@ -22,6 +23,9 @@ STEPS_PER_CALL = 50  # training steps run inside one compiled call; the progress
 
 def build_model(cfg):
     """The model named by cfg['model'], built."""
+    if cfg["model"] in SEMISUPERVISED:
+        import semisup  # imported here: semisup imports this module
+        return semisup.build_model(cfg)
     cls = {"vae": VAE, "cvae": CVAE}[cfg["model"]]
     return cls(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"])
 
@@ -116,6 +120,9 @@ def epoch_line(label, train_terms, test_terms, seconds):
 
 def train_and_evaluate(cfg, run_dir):
     """Train the model cfg describes, evaluate on the test set each epoch, write everything into run_dir."""
+    if cfg["model"] in SEMISUPERVISED:
+        import semisup  # imported here: semisup imports this module
+        return semisup.train_semisupervised(cfg, run_dir)
     start_time = time.time()
     keras.utils.set_random_seed(cfg["seed"])
     data = load_run_data(cfg)
