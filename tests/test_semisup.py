@@ -15,7 +15,7 @@ from keras import ops
 from config import parse_args
 from losses import (classification_nll, gaussian_nll, negative_labelled_bound, negative_unlabelled_bound,
                     semi_supervised_loss)
-from m2 import M2
+from m2 import M1M2, M2
 from semisup import balanced_labelled_indices, labelled_batches
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +97,23 @@ def test_m2_uses_its_classifier_where_no_label_is_given():
     predicted = np.eye(10, dtype=np.float32)[np.argmax(np_(model.classify(x)), 1)]
     np.testing.assert_allclose(np_(model(x)), np_(model(x, predicted)), rtol=1e-6)
     np.testing.assert_allclose(np_(model.encode(x)[0]), np_(model.encode(x, predicted)[0]), rtol=1e-6)
+
+
+def test_m1m2_takes_and_gives_images_through_m1():
+    model = M1M2(dim_z=2, n_hidden=8, m1_dim_z=4)
+    rng = np.random.default_rng(2)
+    x = rng.uniform(size=(3, 784)).astype(np.float32)
+    eps = rng.standard_normal((3, 2)).astype(np.float32)
+    z1 = np_(model.m1.encode(x)[0])
+    predicted = np.eye(10, dtype=np.float32)[np.argmax(np_(model.m2.classify(z1.astype(np.float32))), 1)]
+    z_mean = np_(model.encode(x)[0])
+    assert z_mean.shape == (3, 2)
+    np.testing.assert_allclose(z_mean, np_(model.m2.encode(z1.astype(np.float32), predicted)[0]), rtol=1e-5)
+    x1_mean = np_(model.m2.decode(z_mean.astype(np.float32), predicted))[:, :4]
+    np.testing.assert_allclose(np_(model(x)), np_(model.m1.decode(x1_mean.astype(np.float32))), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np_(model.loss_terms(x, x, predicted, eps)["loss"]),
+                               np_(model.m2.loss_terms(z1.astype(np.float32), z1.astype(np.float32), predicted, eps)["loss"]),
+                               rtol=1e-5)
 
 
 @pytest.mark.parametrize("argv", [
