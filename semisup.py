@@ -1,5 +1,6 @@
 """Semi-supervised training of M2 and M1+M2 (Kingma et al. 2014): labelled and unlabelled batches in every step."""
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from evaluate import EVAL_BATCH, evaluate, fixed_test_inputs, load_run_data, mak
 from losses import classification_nll, semi_supervised_loss
 from m2 import M1M2, M2
 from rundir import append_csv_row, write_json
-from train import STEPS_PER_CALL, Progress, epoch_batches, epoch_line, load_trained_model, make_train_steps, train_epoch
+from train import STEPS_PER_CALL, Progress, epoch_batches, epoch_line, make_train_steps, train_epoch
 
 SEMI_TERMS = ("neg_L", "neg_U", "class_nll", "loss")  # batch means: -L(x,y), -U(x), -log q(y|x), -J^alpha/N
 
@@ -100,15 +101,13 @@ def make_test_error(model):
     return test_error
 
 
-def train_m1(cfg, data, run_dir):
-    """M1 of M1+M2: the VAE trained on all training images (its epochs in m1_metrics.csv), or loaded from --m1_run."""
+def train_m1(cfg, m1, data, run_dir):
+    """M1 of M1+M2: train the VAE m1 on all training images (its epochs in m1_metrics.csv), or load --m1_run's."""
     if cfg["m1_run"] is not None:
         print(f"M1: the vae of {cfg['m1_run']}", flush=True)
-        return load_trained_model(cfg["m1_run"])[1]
+        m1.load_weights(Path(cfg["m1_run"]) / "model.weights.h5")
+        return
     m1_cfg = cfg | {"model": "vae", "dim_z": cfg["m1_dim_z"], "num_epochs": cfg["m1_epochs"]}
-    keras.utils.set_random_seed(cfg["seed"])
-    from vae import VAE
-    m1 = VAE(dim_z=cfg["m1_dim_z"], n_hidden=cfg["n_hidden"])
     train_steps = make_train_steps(m1, keras.optimizers.Adam(cfg["learn_rate"]), data.x_train, data.y_train, m1_cfg)
     eval_batch, (x_test_in, eps_test) = make_evaluate(m1), fixed_test_inputs(m1_cfg, data.x_test)
     step = 0
@@ -122,7 +121,6 @@ def train_m1(cfg, data, run_dir):
             "epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
             **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "seconds": round(seconds, 3)})
         print(epoch_line(label, train_terms, test_terms, seconds), flush=True)
-    return m1
 
 
 def semi_epoch_line(label, train_terms, test_terms, test_error, seconds):
@@ -142,7 +140,7 @@ def train_semisupervised(cfg, run_dir):
     np.savetxt(run_dir / "labelled_indices.txt", lab_idx, fmt="%d")
     model = build_model(cfg)
     if cfg["model"] == "m1m2":
-        model.m1.set_weights(train_m1(cfg, data, run_dir).get_weights())
+        train_m1(cfg, model.m1, data, run_dir)
         features = np.concatenate([keras.ops.convert_to_numpy(model.features(data.x_train[s:s + EVAL_BATCH]))
                                    for s in range(0, len(data.x_train), EVAL_BATCH)])
         m2 = model.m2
