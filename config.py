@@ -5,12 +5,13 @@ import os
 import sys
 from pathlib import Path
 
-MODELS = ("cvae", "vae")
+MODELS = ("cvae", "vae", "m2", "m1m2")
+SEMISUPERVISED = ("m2", "m1m2")  # trained by semisup.py on --n_labeled labels
 DISTRIBUTE = ("none", "mirrored")
 
 # name: (type, default, help). Order is the order of --help and of the README table.
 FLAGS = {
-    "model": (str, "cvae", "which model: 'cvae' (conditioned on the label, M2 of Kingma et al. 2014) or 'vae'"),
+    "model": (str, "cvae", "which model: 'cvae' (conditioned on the label, M2 of Kingma et al. 2014), 'vae', or the semi-supervised 'm2' and 'm1m2' (M2, M1+M2 of Kingma et al. 2014, trained with --n_labeled labels)"),
     "dim_z": (int, 20, "dimension of the latent vector z"),
     "n_hidden": (int, 500, "hidden units in each of the two MLP layers of encoder and decoder"),
     "learn_rate": (float, 1e-3, "learning rate of the Adam optimizer"),
@@ -20,6 +21,11 @@ FLAGS = {
     "noise_prob": (float, 0.5, "probability that --add_noise sets a pixel to 0 or 1 (half each)"),
     "n_train": (int, 60000, "train on the first N training images (small N for smoke tests)"),
     "seed": (int, 0, "random seed: the same seed on the same machine gives the same metrics"),
+    "n_labeled": (int, 100, "m2, m1m2: labelled training images, balanced across the 10 classes and chosen by --seed; the rest are unlabelled"),
+    "alpha": (float, 0.1, "m2, m1m2: weight of the classification term as a fraction of the number of training images N (alpha*N, Kingma et al. 2014 eq. 9)"),
+    "m1_dim_z": (int, 50, "m1m2: latent size of the VAE M1 whose latent means M2 models"),
+    "m1_epochs": (int, 20, "m1m2: epochs to train M1 on all training images before M2"),
+    "m1_run": (str, None, "m1m2: a finished '--model vae' run folder whose model is M1 (its dim_z and n_hidden must match); skips training M1"),
     "data_dir": (str, None, "folder holding the MNIST IDX files (default: the data/ folder of this repository)"),
     "results_path": (str, "results", "folder under which each run writes a new folder of its own"),
     "run_name": (str, None, "name of this run's folder under --results_path (default: model, dim_z and a timestamp); must not exist yet"),
@@ -47,9 +53,10 @@ FLAGS = {
 N_TRAIN_IMAGES = 60000
 N_TEST_IMAGES = 10000
 FIGURE_PREFIXES = ("PRR", "PMLR", "PARR", "interp")  # flags --restore may change: they only affect figures
+N_CLASSES = 10
 POSITIVE = ("dim_z", "n_hidden", "learn_rate", "num_epochs", "batch_size", "n_train", "PRR_n_img_x", "PRR_n_img_y",
             "PRR_resize_factor", "PMLR_n_img_x", "PMLR_n_img_y", "PMLR_resize_factor", "PMLR_z_range",
-            "PMLR_n_samples", "PARR_resize_factor", "PARR_z_range")
+            "PMLR_n_samples", "PARR_resize_factor", "PARR_z_range", "n_labeled", "alpha", "m1_dim_z", "m1_epochs")
 
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
@@ -111,6 +118,10 @@ def validate(args, parser):
         parser.error(f"argument --interp_n_steps: needs both ends of the line, so at least 2, got {args.interp_n_steps}")
     if args.PRR_every < 0:
         parser.error(f"argument --PRR_every: must be 0 or positive, got {args.PRR_every}")
+    if args.model in SEMISUPERVISED:
+        validate_semisupervised(args, parser)
+        if args.distribute != "none":
+            parser.error(f"argument --distribute: not supported with --model {args.model} (one device only)")
     if args.run_name is not None and (args.run_name in ("", ".", "..") or os.sep in args.run_name):
         parser.error(f"argument --run_name: must be a plain folder name, got {args.run_name!r}")
 
@@ -133,8 +144,32 @@ def saved_run_args(args, given, parser):
     if mode == "restore" and not (run_dir / "model.weights.h5").is_file():
         parser.error(f"argument --restore: {run_dir} has no model.weights.h5 (an unfinished run: --resume it first)")
     saved = json.loads((run_dir / "config.json").read_text())
+    if mode == "resume" and saved.get("model") in SEMISUPERVISED:
+        parser.error(f"argument --resume: --model {saved['model']} runs keep no checkpoints yet; start the run again")
     merged = {name: default for name, (_, default, _) in FLAGS.items()} | {k: v for k, v in saved.items() if k in FLAGS}
     return argparse.Namespace(**merged | {name: getattr(args, name) for name in given} | {mode: str(run_dir)})
+
+
+def validate_semisupervised(args, parser):
+    """The flags of m2 and m1m2: balanced labels that leave unlabelled images, and a usable --m1_run."""
+    if args.n_labeled % N_CLASSES or args.n_labeled >= args.n_train:
+        parser.error(f"argument --n_labeled: must be a multiple of {N_CLASSES} below --n_train ({args.n_train}), "
+                     f"got {args.n_labeled}")
+    if args.add_noise:
+        parser.error(f"argument --add_noise: not supported with --model {args.model}")
+    if args.m1_run is not None:
+        if args.model != "m1m2":
+            parser.error("argument --m1_run: only --model m1m2 uses M1")
+        try:
+            m1_cfg = json.loads((Path(args.m1_run) / "config.json").read_text())
+        except (OSError, ValueError) as err:
+            parser.error(f"argument --m1_run: no readable config.json in {args.m1_run!r} ({err})")
+        if not (Path(args.m1_run) / "model.weights.h5").exists():
+            parser.error(f"argument --m1_run: {args.m1_run!r} holds no model.weights.h5 (an unfinished run?)")
+        m1 = (m1_cfg.get("model"), m1_cfg.get("dim_z"), m1_cfg.get("n_hidden"))
+        if m1 != ("vae", args.m1_dim_z, args.n_hidden):
+            parser.error(f"argument --m1_run: need a vae run with dim_z {args.m1_dim_z} and n_hidden {args.n_hidden} "
+                         f"(--m1_dim_z, --n_hidden), got model {m1[0]}, dim_z {m1[1]}, n_hidden {m1[2]}")
 
 
 def parse_args(argv=None):

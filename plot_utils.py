@@ -143,17 +143,23 @@ def manifold_figure(grids, grid_titles, z_mean, labels, z_range, n_img_x, n_img_
     return fig
 
 
+TERM_TITLES = {"recon": "reconstruction -log p(x|z)", "kl": "KL(q(z|x) || p(z))", "loss": "negative ELBO",
+               "neg_L": "-L(x,y), labelled bound", "neg_U": "-U(x), unlabelled bound",
+               "class_nll": "-log q(y|x) on labelled images", "error": "test classification error"}
+
+
 def learning_curves_figure(rows, title):
-    """Training and test loss terms per epoch, one panel per term; rows are metrics.csv rows; returns the figure."""
+    """Training and test terms per epoch, one panel per term found in the metrics.csv rows; returns the figure."""
     epochs = [int(r["epoch"]) for r in rows]
-    terms = (("recon", "reconstruction -log p(x|z)"), ("kl", "KL(q(z|x) || p(z))"), ("loss", "negative ELBO"))
-    fig, axes = plt.subplots(1, len(terms), figsize=(12, 3.6))
-    for ax, (term, name) in zip(axes, terms):
+    terms = list(dict.fromkeys(k.split("_", 1)[1] for k in rows[0] if k.startswith(("train_", "test_"))))
+    fig, axes = plt.subplots(1, len(terms), figsize=(4 * len(terms), 3.6), squeeze=False)
+    for ax, term in zip(axes[0], terms):
         for split, style in (("train", "o-"), ("test", "s--")):
-            ax.plot(epochs, [float(r[f"{split}_{term}"]) for r in rows], style, markersize=3, label=split)
-        ax.set_title(name, fontsize=10)
+            if f"{split}_{term}" in rows[0]:
+                ax.plot(epochs, [float(r[f"{split}_{term}"]) for r in rows], style, markersize=3, label=split)
+        ax.set_title(TERM_TITLES.get(term, term), fontsize=10)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("nats per image")
+        ax.set_ylabel("% of test images" if term == "error" else "nats per image")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
         ax.xaxis.get_major_locator().set_params(integer=True)

@@ -36,6 +36,8 @@ def main(argv=None):
         print(f"\ninterrupted; the last checkpoint is in {run_dir}; continue with: "
               f"python run_main.py --resume {run_dir}", file=sys.stderr)
         return 130
+    if "test_error" in metrics:
+        print(f"test classification error {metrics['test_error']:.2f}%")
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats after {metrics['epochs']} epochs; "
           f"results in {run_dir}")
     return 0

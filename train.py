@@ -14,6 +14,7 @@ import tensorflow as tf
 import checkpoint
 import distribute
 import figures
+from config import SEMISUPERVISED
 from cvae import CVAE
 from evaluate import TERMS, evaluate, load_run_data, make_evaluate
 from noise import salt_and_pepper
@@ -25,6 +26,9 @@ STEPS_PER_CALL = 50  # training steps run inside one compiled call; the progress
 
 def build_model(cfg):
     """The model named by cfg['model'], built."""
+    if cfg["model"] in SEMISUPERVISED:
+        import semisup  # imported here: semisup imports this module
+        return semisup.build_model(cfg)
     cls = {"vae": VAE, "cvae": CVAE}[cfg["model"]]
     return cls(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"])
 
@@ -143,6 +147,9 @@ def train_and_evaluate(cfg, run_dir, on_epoch=None):
     Each epoch ends with a checkpoint; a run_dir that holds one is continued from it. on_epoch(row), if given,
     gets each epoch's metrics.csv row. Ctrl-C saves a checkpoint, then raises KeyboardInterrupt.
     """
+    if cfg["model"] in SEMISUPERVISED:
+        import semisup  # imported here: semisup imports this module
+        return semisup.train_semisupervised(cfg, run_dir, on_epoch)
     start_time = time.time()
     keras.utils.set_random_seed(cfg["seed"])
     data = load_run_data(cfg)
