@@ -1,14 +1,18 @@
 """Command-line flags: every default lives here, and bad values are rejected before TensorFlow loads."""
 import argparse
+import json
 import os
 import sys
+from pathlib import Path
 
-MODELS = ("cvae", "vae")
+MODELS = ("cvae", "vae", "m2", "m1m2")
+SEMISUPERVISED = ("m2", "m1m2")  # trained by semisup.py on --n_labeled labels
+DISTRIBUTE = ("none", "mirrored")
 BINARIZE = ("none", "dynamic", "static")
 
 # name: (type, default, help). Order is the order of --help and of the README table.
 FLAGS = {
-    "model": (str, "cvae", "which model: 'cvae' (conditioned on the label, M2 of Kingma et al. 2014) or 'vae'"),
+    "model": (str, "cvae", "which model: 'cvae' (conditioned on the label, M2 of Kingma et al. 2014), 'vae', or the semi-supervised 'm2' and 'm1m2' (M2, M1+M2 of Kingma et al. 2014, trained with --n_labeled labels)"),
     "dim_z": (int, 20, "dimension of the latent vector z"),
     "n_hidden": (int, 500, "hidden units in each of the two MLP layers of encoder and decoder"),
     "learn_rate": (float, 1e-3, "learning rate of the Adam optimizer"),
@@ -22,28 +26,42 @@ FLAGS = {
     "iw_k": (int, 1, "training objective: 1 = the ELBO; K > 1 = the IWAE bound with K importance samples (Burda et al. 2015)"),
     "n_train": (int, 60000, "train on the first N training images (small N for smoke tests)"),
     "seed": (int, 0, "random seed: the same seed on the same machine gives the same metrics"),
+    "n_labeled": (int, 100, "m2, m1m2: labelled training images, balanced across the 10 classes and chosen by --seed; the rest are unlabelled"),
+    "alpha": (float, 0.1, "m2, m1m2: weight of the classification term as a fraction of the number of training images N (alpha*N, Kingma et al. 2014 eq. 9)"),
+    "m1_dim_z": (int, 50, "m1m2: latent size of the VAE M1 whose latent means M2 models"),
+    "m1_epochs": (int, 20, "m1m2: epochs to train M1 on all training images before M2"),
+    "m1_run": (str, None, "m1m2: a finished '--model vae' run folder whose model is M1 (its dim_z and n_hidden must match); skips training M1"),
     "data_dir": (str, None, "folder holding the MNIST IDX files (default: the data/ folder of this repository)"),
     "results_path": (str, "results", "folder under which each run writes a new folder of its own"),
     "run_name": (str, None, "name of this run's folder under --results_path (default: model, dim_z and a timestamp); must not exist yet"),
+    "resume": (str, None, "continue the killed or interrupted run in this folder from its last checkpoint, with its own config"),
+    "restore": (str, None, "remake the figures and test metrics of the finished run in this folder without training (figure flags may differ)"),
+    "distribute": (str, "none", "'none' (one device) or 'mirrored' (tf.distribute.MirroredStrategy over all GPUs, or all logical CPUs if none)"),
     "PRR": ("bool", True, "plot reproduce result: test images and their reconstructions"),
     "PRR_n_img_x": (int, 10, "PRR: images along x"),
     "PRR_n_img_y": (int, 10, "PRR: images along y"),
     "PRR_resize_factor": (float, 1.0, "PRR: resize factor of each image"),
+    "PRR_every": (int, 0, "draw PRR (and PMLR, PARR when on) also after every K-th epoch; 0: after the first and the last only"),
     "PMLR": ("bool", False, "plot manifold learning result (needs --dim_z 2)"),
     "PMLR_n_img_x": (int, 10, "PMLR: images along x"),
     "PMLR_n_img_y": (int, 10, "PMLR: images along y"),
     "PMLR_resize_factor": (float, 1.0, "PMLR: resize factor of each image"),
     "PMLR_z_range": (float, 2.0, "PMLR: the grid covers [-range, range] in each latent dimension"),
     "PMLR_n_samples": (int, 5000, "PMLR: test images whose latent means are scattered in the latent map"),
-    "PARR": ("bool", False, "plot analogical reasoning result (needs --dim_z 2)"),
+    "PARR": ("bool", False, "plot analogical reasoning result: random z, and test images' z, decoded with every label (needs a label-conditioned model)"),
     "PARR_resize_factor": (float, 1.0, "PARR: resize factor of each image"),
     "PARR_z_range": (float, 2.0, "PARR: range of the random latent vectors"),
+    "interp": ("bool", True, "plot latent interpolation between test digits after the last epoch (PNG strip and GIF)"),
+    "interp_n_steps": (int, 10, "interp: decoded points on each line, both ends included"),
 }
 
 N_TRAIN_IMAGES = 60000
+N_TEST_IMAGES = 10000
+FIGURE_PREFIXES = ("PRR", "PMLR", "PARR", "interp")  # flags --restore may change: they only affect figures
+N_CLASSES = 10
 POSITIVE = ("dim_z", "n_hidden", "learn_rate", "num_epochs", "batch_size", "ll_k", "iw_k", "n_train", "PRR_n_img_x", "PRR_n_img_y",
             "PRR_resize_factor", "PMLR_n_img_x", "PMLR_n_img_y", "PMLR_resize_factor", "PMLR_z_range",
-            "PMLR_n_samples", "PARR_resize_factor", "PARR_z_range")
+            "PMLR_n_samples", "PARR_resize_factor", "PARR_z_range", "n_labeled", "alpha", "m1_dim_z", "m1_epochs")
 
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
@@ -66,19 +84,21 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def build_parser():
-    """The argparse parser of run_main.py; each help text states its default."""
+def build_parser(defaults=True):
+    """The argparse parser of run_main.py; each help text states its default (defaults=False leaves unset flags out)."""
     parser = Parser(
         prog="run_main.py",
         description="Train a VAE or a conditional VAE on MNIST and write figures and metrics to a run folder.",
     )
     for name, (kind, default, text) in FLAGS.items():
         help_text = f"{text} (default: {default})"
+        default = default if defaults else argparse.SUPPRESS
         if kind == "bool":
             parser.add_argument(f"--{name}", type=str2bool, nargs="?", const=True, default=default,
                                 metavar="BOOL", help=help_text)
-        elif name in ("model", "binarize"):
-            parser.add_argument(f"--{name}", choices={"model": MODELS, "binarize": BINARIZE}[name], default=default,
+        elif name in ("model", "distribute", "binarize"):
+            parser.add_argument(f"--{name}", choices={"model": MODELS, "distribute": DISTRIBUTE, "binarize": BINARIZE}[name],
+                                default=default,
                                 help=help_text)
         else:
             parser.add_argument(f"--{name}", type=kind, default=default, help=help_text)
@@ -92,19 +112,84 @@ def validate(args, parser):
             parser.error(f"argument --{name}: must be positive, got {getattr(args, name)}")
     if not 0.0 <= args.noise_prob <= 1.0:
         parser.error(f"argument --noise_prob: must lie in [0, 1], got {args.noise_prob}")
+    if args.PMLR_n_samples > N_TEST_IMAGES:
+        parser.error(f"argument --PMLR_n_samples: MNIST has {N_TEST_IMAGES} test images, got {args.PMLR_n_samples}")
     if args.n_train > N_TRAIN_IMAGES:
         parser.error(f"argument --n_train: MNIST has {N_TRAIN_IMAGES} training images, got {args.n_train}")
-    for name in ("PMLR", "PARR"):
-        if getattr(args, name) and args.dim_z != 2:
-            parser.error(f"argument --{name}: needs --dim_z 2 (the figure draws a 2-D latent space), got --dim_z {args.dim_z}")
+    if args.PMLR and args.dim_z != 2:
+        parser.error(f"argument --PMLR: needs --dim_z 2 (the figure draws a 2-D latent space), got --dim_z {args.dim_z}")
+    if args.PARR and args.model == "vae":
+        parser.error("argument --PARR: needs a label-conditioned model (the VAE ignores the label), got --model vae")
+    if args.interp_n_steps < 2:
+        parser.error(f"argument --interp_n_steps: needs both ends of the line, so at least 2, got {args.interp_n_steps}")
+    if args.PRR_every < 0:
+        parser.error(f"argument --PRR_every: must be 0 or positive, got {args.PRR_every}")
+    if args.model in SEMISUPERVISED:
+        validate_semisupervised(args, parser)
+        if args.distribute != "none":
+            parser.error(f"argument --distribute: not supported with --model {args.model} (one device only)")
+        for name, unset in (("binarize", "none"), ("iw_k", 1), ("quality", False)):
+            if getattr(args, name) != unset:
+                parser.error(f"argument --{name}: not supported with --model {args.model}")
+    if args.iw_k > 1 and args.distribute != "none":
+        parser.error("argument --iw_k: not supported with --distribute mirrored (its train step optimises the ELBO)")
     if args.run_name is not None and (args.run_name in ("", ".", "..") or os.sep in args.run_name):
         parser.error(f"argument --run_name: must be a plain folder name, got {args.run_name!r}")
+
+
+def saved_run_args(args, given, parser):
+    """For --resume or --restore: the run's saved config, plus the flags given now that the mode lets change."""
+    mode = "resume" if args.resume else "restore"
+    run_dir = Path(getattr(args, mode))
+    # A resumed run must replay the same run; a restored one may only draw its figures differently.
+    allowed = {mode} | ({name for name in FLAGS if name.startswith(FIGURE_PREFIXES)} | {"quality", "ll_k"}
+                        if mode == "restore" else set())
+    if args.resume and args.restore:
+        parser.error("arguments --resume and --restore: give one of them, not both")
+    if given - allowed:
+        parser.error(f"argument --{mode}: the run keeps its own config; drop --{sorted(given - allowed)[0]}"
+                     + (" (only figure flags may change)" if mode == "restore" else ""))
+    if not (run_dir / "config.json").is_file():
+        parser.error(f"argument --{mode}: {run_dir} has no config.json, so it is not a run folder")
+    if mode == "resume" and (run_dir / "metrics.json").exists():
+        parser.error(f"argument --resume: the run in {run_dir} has finished already (it has metrics.json)")
+    if mode == "restore" and not (run_dir / "model.weights.h5").is_file():
+        parser.error(f"argument --restore: {run_dir} has no model.weights.h5 (an unfinished run: --resume it first)")
+    saved = json.loads((run_dir / "config.json").read_text())
+    if mode == "resume" and saved.get("model") in SEMISUPERVISED:
+        parser.error(f"argument --resume: --model {saved['model']} runs keep no checkpoints yet; start the run again")
+    merged = {name: default for name, (_, default, _) in FLAGS.items()} | {k: v for k, v in saved.items() if k in FLAGS}
+    return argparse.Namespace(**merged | {name: getattr(args, name) for name in given} | {mode: str(run_dir)})
+
+
+def validate_semisupervised(args, parser):
+    """The flags of m2 and m1m2: balanced labels that leave unlabelled images, and a usable --m1_run."""
+    if args.n_labeled % N_CLASSES or args.n_labeled >= args.n_train:
+        parser.error(f"argument --n_labeled: must be a multiple of {N_CLASSES} below --n_train ({args.n_train}), "
+                     f"got {args.n_labeled}")
+    if args.add_noise:
+        parser.error(f"argument --add_noise: not supported with --model {args.model}")
+    if args.m1_run is not None:
+        if args.model != "m1m2":
+            parser.error("argument --m1_run: only --model m1m2 uses M1")
+        try:
+            m1_cfg = json.loads((Path(args.m1_run) / "config.json").read_text())
+        except (OSError, ValueError) as err:
+            parser.error(f"argument --m1_run: no readable config.json in {args.m1_run!r} ({err})")
+        if not (Path(args.m1_run) / "model.weights.h5").exists():
+            parser.error(f"argument --m1_run: {args.m1_run!r} holds no model.weights.h5 (an unfinished run?)")
+        m1 = (m1_cfg.get("model"), m1_cfg.get("dim_z"), m1_cfg.get("n_hidden"))
+        if m1 != ("vae", args.m1_dim_z, args.n_hidden):
+            parser.error(f"argument --m1_run: need a vae run with dim_z {args.m1_dim_z} and n_hidden {args.n_hidden} "
+                         f"(--m1_dim_z, --n_hidden), got model {m1[0]}, dim_z {m1[1]}, n_hidden {m1[2]}")
 
 
 def parse_args(argv=None):
     """Parse and validate flags; exits with status 2 on a bad value."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.resume or args.restore:
+        args = saved_run_args(args, set(vars(build_parser(defaults=False).parse_args(argv))), parser)
     validate(args, parser)
     return args
 

@@ -1,10 +1,9 @@
-"""Evaluation on the test set: fixed inputs, the negative ELBO over all test images, reconstructions."""
+"""Evaluation on the test set: fixed inputs and the negative ELBO over all test images."""
 from dataclasses import dataclass
 
 import numpy as np
 
 import tf_setup  # noqa: F401  (quiet TensorFlow import)
-import keras
 import tensorflow as tf
 
 from data.mnist import DATA_DIR, N_CLASSES, load_mnist
@@ -81,7 +80,3 @@ def evaluate(eval_batch, x_in, x, y, eps):
         sums += eval_batch(x_in[start:end], x[start:end], y[start:end], eps[start:end]).numpy()
     return dict(zip(TERMS, sums / len(x)))
 
-
-def reconstruct(model, x_in, y):
-    """Pixel intensities of the reconstructions of x_in, decoding the posterior mean."""
-    return keras.ops.convert_to_numpy(keras.ops.sigmoid(model(x_in, y)))

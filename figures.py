@@ -1,26 +1,314 @@
-"""Which figures a run draws, and when: called by the training loop after each epoch."""
+"""Which figures a run draws, and when, each from fixed test images and fixed latent vectors.
+
+Figure functions use only the model's encode(x, y) -> (z_mean, z_std) and decode(z, y) -> logits, with y
+one-hot float32 [N, 10] for a label-conditioned model (n_classes > 0) and None otherwise.
+"""
+import csv
+import html
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+import tf_setup  # noqa: F401  (quiet TensorFlow import)
+import keras
+
 import plot_utils
-from evaluate import reconstruct
+from data.mnist import N_CLASSES
+from rundir import write_atomic
+
+FIGURE_SEED_OFFSET = 20_000  # fixed latent vectors come from seed + this, apart from training's and the test set's
+PARR_ROWS = 10  # random z of PARR (a), one per row
+GIF_SCALE = 2  # the interpolation GIF shows each image at twice its size
 
 
-def prr_shape(cfg):
-    return cfg["PRR_n_img_x"], cfg["PRR_n_img_y"], cfg["PRR_resize_factor"]
+# ---- the model, seen only through encode and decode ----
+
+def conditioned(model):
+    """Whether the model takes the label (CVAE, M2) or ignores it (VAE)."""
+    return getattr(model, "n_classes", 0) > 0
+
+
+def one_hot(labels):
+    return np.eye(N_CLASSES, dtype=np.float32)[np.asarray(labels)]
+
+
+def encode_means(model, x, y):
+    """Encoder means of images x (labels y one-hot, used only by a conditioned model)."""
+    z_mean, _ = model.encode(x, y if conditioned(model) else None)
+    return keras.ops.convert_to_numpy(z_mean)
+
+
+def decode_images(model, z, y):
+    """Pixel intensities in [0, 1] decoded from z (and the one-hot or blended labels y)."""
+    logits = model.decode(np.asarray(z, np.float32), y if conditioned(model) else None)
+    return keras.ops.convert_to_numpy(keras.ops.sigmoid(logits))
+
+
+def reconstruct(model, x_in, y):
+    """Reconstructions of x_in, decoding the posterior mean."""
+    return decode_images(model, encode_means(model, x_in, y), y)
+
+
+# ---- fixed inputs: the same in every epoch of a run, and in every run of the same seed ----
+
+def latent_grid(z_range, n_img_x, n_img_y):
+    """[n_img_x * n_img_y, 2] z row by row: z1 grows to the right, z2 grows upwards (row 0 is z2 = +range)."""
+    z1 = np.linspace(-z_range, z_range, n_img_x, dtype=np.float32)
+    z2 = np.linspace(z_range, -z_range, n_img_y, dtype=np.float32)
+    return np.stack(np.meshgrid(z1, z2), axis=-1).reshape(-1, 2)
+
+
+def one_per_label(y_test):
+    """Indices of the first test image of each label 0-9."""
+    labels = np.argmax(y_test, axis=1)
+    return np.array([np.flatnonzero(labels == k)[0] for k in range(N_CLASSES)])
+
+
+def random_z(cfg, n):
+    """n latent vectors uniform on [-PARR_z_range, PARR_z_range]^dim_z, drawn from the run's seed."""
+    rng = np.random.default_rng(cfg["seed"] + FIGURE_SEED_OFFSET)
+    return rng.uniform(-cfg["PARR_z_range"], cfg["PARR_z_range"], (n, cfg["dim_z"])).astype(np.float32)
+
+
+# ---- when ----
+
+def figure_epochs(cfg):
+    """Epochs after which PRR, PMLR and PARR are drawn: the first, the last, and every PRR_every-th."""
+    last, every = cfg["num_epochs"], cfg.get("PRR_every", 0)
+    return {1, last} | (set(range(every, last + 1, every)) if every else set())
+
+
+def epoch_tag(cfg, epoch):
+    """'epoch_07': zero-padded so that file names sort by epoch."""
+    return f"epoch_{epoch:0{max(2, len(str(cfg['num_epochs'])))}d}"
+
+
+def run_title(cfg, epoch=None):
+    noise = f", denoising (noise {cfg['noise_prob']})" if cfg["add_noise"] else ""
+    after = f", after epoch {epoch}" if epoch else ""
+    return f"{cfg['model'].upper()}, dim_z = {cfg['dim_z']}{noise}{after}"
 
 
 def start_figures(cfg, data, run_dir):
     """Figures that need no model: the PRR input grids."""
     if cfg["PRR"]:
-        n_x, n_y, factor = prr_shape(cfg)
-        plot_utils.save_grid(run_dir / "PRR_input.png", data.x_test[:n_x * n_y], n_x, n_y, factor)
+        n = cfg["PRR_n_img_x"] * cfg["PRR_n_img_y"]
+        prr_grid(cfg, run_dir / "PRR_input.png", data.x_test[:n])
         if cfg["add_noise"]:
-            plot_utils.save_grid(run_dir / "PRR_input_noisy.png", data.x_test_in[:n_x * n_y], n_x, n_y, factor)
+            prr_grid(cfg, run_dir / "PRR_input_noisy.png", data.x_test_in[:n])
 
 
 def epoch_figures(cfg, model, data, run_dir, epoch):
-    """Figures after an epoch: PRR reconstructions after the first and the last epoch."""
-    if cfg["PRR"] and epoch in (1, cfg["num_epochs"]):
-        n_x, n_y, factor = prr_shape(cfg)
-        n = n_x * n_y
-        width = max(2, len(str(cfg["num_epochs"])))
-        plot_utils.save_grid(run_dir / f"PRR_epoch_{epoch:0{width}d}.png",
-                             reconstruct(model, data.x_test_in[:n], data.y_test[:n]), n_x, n_y, factor)
+    """Figures after an epoch of figure_epochs(cfg): PRR, PMLR and PARR as the flags ask."""
+    if epoch not in figure_epochs(cfg):
+        return
+    tag = epoch_tag(cfg, epoch)
+    if cfg["PRR"]:
+        n = cfg["PRR_n_img_x"] * cfg["PRR_n_img_y"]
+        prr_grid(cfg, run_dir / f"PRR_{tag}.png", reconstruct(model, data.x_test_in[:n], data.y_test[:n]))
+    if cfg["PMLR"]:
+        draw_pmlr(cfg, model, data, run_dir, tag, epoch)
+    if cfg["PARR"] and conditioned(model):
+        draw_parr(cfg, model, data, run_dir, tag)
+    write_index(cfg, run_dir)  # so a run still going has a page too
+
+
+def final_figures(cfg, model, data, run_dir):
+    """Figures after the last epoch: learning curves, latent interpolation, the denoising panel."""
+    draw_learning_curves(cfg, run_dir)
+    if cfg.get("interp", True):
+        draw_interpolation(cfg, model, data, run_dir)
+    if cfg["add_noise"]:
+        draw_denoising(cfg, model, data, run_dir)
+
+
+# ---- what ----
+
+def prr_grid(cfg, path, images):
+    return plot_utils.save_grid(path, images, cfg["PRR_n_img_x"], cfg["PRR_n_img_y"], cfg["PRR_resize_factor"])
+
+
+def draw_pmlr(cfg, model, data, run_dir, tag, epoch):
+    """The decoder over the z grid (one grid per label for a conditioned model) and, beside it, the latent map."""
+    n_x, n_y, z_range = cfg["PMLR_n_img_x"], cfg["PMLR_n_img_y"], cfg["PMLR_z_range"]
+    z = latent_grid(z_range, n_x, n_y)
+    labels = range(N_CLASSES) if conditioned(model) else [None]
+    grids, titles = [], []
+    for label in labels:
+        y = one_hot(np.full(len(z), label)) if label is not None else None
+        grid = plot_utils.image_grid(decode_images(model, z, y), n_x, n_y, cfg["PMLR_resize_factor"])
+        suffix = f"_label_{label}" if label is not None else ""
+        plot_utils.save_png(grid, run_dir / f"PMLR_{tag}{suffix}.png")
+        grids.append(grid)
+        titles.append(f"decoder, label {label}" if label is not None else "decoder")
+    n = min(cfg["PMLR_n_samples"], len(data.x_test))
+    z_mean = encode_means(model, data.x_test_in[:n], data.y_test[:n])
+    fig = plot_utils.manifold_figure(grids, titles, z_mean, np.argmax(data.y_test[:n], axis=1), z_range, n_x, n_y,
+                                     f"PMLR: {run_title(cfg, epoch)}")
+    plot_utils.save_figure(fig, run_dir / f"PMLR_map_{tag}.png")
+
+
+def draw_parr(cfg, model, data, run_dir, tag):
+    """Analogies: (a) fixed random z in rows, (b) test images' z in rows; the columns decoded with labels 0-9."""
+    factor, digits = cfg["PARR_resize_factor"], [str(k) for k in range(N_CLASSES)]
+    labels = one_hot(np.tile(np.arange(N_CLASSES), PARR_ROWS))
+    z = np.repeat(random_z(cfg, PARR_ROWS), N_CLASSES, axis=0)
+    grid = plot_utils.image_grid(decode_images(model, z, labels), N_CLASSES, PARR_ROWS, factor)
+    plot_utils.save_png(plot_utils.panel([grid], [digits]), run_dir / f"PARR_random_{tag}.png")
+
+    idx = one_per_label(data.y_test)
+    z = np.repeat(encode_means(model, data.x_test_in[idx], data.y_test[idx]), N_CLASSES, axis=0)
+    grid = plot_utils.image_grid(decode_images(model, z, one_hot(np.tile(np.arange(N_CLASSES), len(idx)))),
+                                 N_CLASSES, len(idx), factor)
+    # The clean input shows the writer's style; a denoiser's encoder saw the noisy copy, shown beside it.
+    inputs = [data.x_test[idx]] + ([data.x_test_in[idx]] if cfg["add_noise"] else [])
+    blocks = [plot_utils.image_grid(x, 1, len(idx), factor) for x in inputs] + [grid]
+    titles = (["input", "noisy"] if cfg["add_noise"] else ["input"]) + [digits]
+    plot_utils.save_png(plot_utils.panel(blocks, titles), run_dir / f"PARR_images_{tag}.png")
+
+
+def interpolation_images(cfg, model, data):
+    """[10, interp_n_steps, 784]: row d decoded along the line from test digit d's z (and label) to digit d+1's."""
+    idx = one_per_label(data.y_test)
+    nxt = np.roll(idx, -1)
+    z = encode_means(model, data.x_test_in[idx], data.y_test[idx])
+    z_next = encode_means(model, data.x_test_in[nxt], data.y_test[nxt])
+    t = np.linspace(0.0, 1.0, cfg["interp_n_steps"], dtype=np.float32)[None, :, None]
+    # For a conditioned model the one-hot label is blended along the same line, so the digit can change too.
+    z_line = ((1 - t) * z[:, None] + t * z_next[:, None]).reshape(-1, z.shape[1])
+    y_line = ((1 - t) * data.y_test[idx][:, None] + t * data.y_test[nxt][:, None]).reshape(-1, N_CLASSES)
+    return decode_images(model, z_line, y_line).reshape(len(idx), cfg["interp_n_steps"], -1), idx, nxt
+
+
+def draw_interpolation(cfg, model, data, run_dir):
+    """Latent interpolation as a strip (start image, decoded steps, end image per row) and an animated GIF."""
+    images, idx, nxt = interpolation_images(cfg, model, data)
+    n_rows, n_steps = images.shape[:2]
+    strip = plot_utils.image_grid(images.reshape(n_rows * n_steps, -1), n_steps, n_rows)
+    start = plot_utils.image_grid(data.x_test[idx], 1, n_rows)
+    end = plot_utils.image_grid(data.x_test[nxt], 1, n_rows)
+    plot_utils.save_png(plot_utils.panel([start, strip, end], ["from", "decoded along the line in z", "to"]),
+                        run_dir / "interpolation.png")
+    # Each frame shows every row's image at one step, forwards then backwards, so the loop has no jump.
+    order = list(range(n_steps)) + list(range(n_steps - 2, 0, -1))
+    frames = [plot_utils.image_grid(images[:, s], n_rows, 1, GIF_SCALE) for s in order]
+    plot_utils.save_gif(run_dir / "interpolation.gif", frames)
+
+
+def draw_denoising(cfg, model, data, run_dir):
+    """Clean, noisy and restored PRR images side by side."""
+    n_x, n_y, factor = cfg["PRR_n_img_x"], cfg["PRR_n_img_y"], cfg["PRR_resize_factor"]
+    n = n_x * n_y
+    blocks = [plot_utils.image_grid(x, n_x, n_y, factor) for x in
+              (data.x_test[:n], data.x_test_in[:n], reconstruct(model, data.x_test_in[:n], data.y_test[:n]))]
+    plot_utils.save_png(plot_utils.panel(blocks, ["clean", "noisy (encoder input)", "restored"]),
+                        run_dir / "denoising.png")
+
+
+def draw_learning_curves(cfg, run_dir):
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    plot_utils.save_figure(plot_utils.learning_curves_figure(rows, f"learning curves: {run_title(cfg)}"),
+                           run_dir / "learning_curves.png")
+
+
+# ---- the index page ----
+
+def caption(name, cfg):
+    """One line saying what the figure file `name` shows, or None for a file the page does not know."""
+    epoch = re.search(r"epoch_(\d+)", name)
+    after = f", after epoch {int(epoch.group(1))}" if epoch else ""
+    n_prr = cfg["PRR_n_img_x"] * cfg["PRR_n_img_y"]
+    rng = f"[-{cfg['PMLR_z_range']}, {cfg['PMLR_z_range']}]²"
+    label = re.search(r"_label_(\d)", name)
+    rules = [
+        (r"PRR_input\.png", f"PRR: the first {n_prr} test images, the fixed inputs of every PRR figure."),
+        (r"PRR_input_noisy\.png", f"PRR: the same images with salt-and-pepper noise (p = {cfg['noise_prob']}), "
+                                  "as the encoder sees them."),
+        (r"PRR_epoch_\d+\.png", f"PRR: reconstructions of the PRR inputs{after} (decoding the posterior mean)."),
+        (r"PMLR_epoch_\d+(_label_\d)?\.png",
+         f"PMLR: the decoder over an evenly spaced {cfg['PMLR_n_img_x']} x {cfg['PMLR_n_img_y']} grid on {rng}"
+         + (f", label {label.group(1)}" if label else "") + f", z1 growing to the right, z2 upwards{after}."),
+        (r"PMLR_map_epoch_\d+\.png", f"PMLR: latent map (encoder means of {cfg['PMLR_n_samples']} test images, "
+                                     f"coloured by label) beside the decoder grids, on the same axes{after}; its title counts "
+                                     "the points outside the grid's range (a larger --PMLR_z_range shows them)."),
+        (r"PARR_random_epoch_\d+\.png", f"PARR (a): each row one fixed random z (uniform on "
+                                        f"[-{cfg['PARR_z_range']}, {cfg['PARR_z_range']}]^{cfg['dim_z']}), "
+                                        f"column k decoded with label k{after}."),
+        (r"PARR_images_epoch_\d+\.png", "PARR (b): the first test image of each digit, encoded to z and decoded "
+                                        f"with every label 0-9, carrying one writer's style across the digits{after}."),
+        (r"interpolation\.png", "Latent interpolation from the first test image of each digit to that of the next "
+                                "digit, decoded at evenly spaced points on the straight line between their encoder "
+                                "means (a conditioned model's label blended along the same line)."),
+        (r"interpolation\.gif", "The same interpolation, animated: all ten rows at once, forwards and back."),
+        (r"denoising\.png", f"Denoising: the first {n_prr} test images, their noisy copies and the restorations "
+                            "after the last epoch."),
+        (r"learning_curves\.png", "Learning curves: training (mean over the epoch) and test loss terms per epoch."),
+    ]
+    return next((text for pattern, text in rules if re.fullmatch(pattern, name)), None)
+
+
+def figure_files(run_dir):
+    """The run folder's PNG and GIF files in page order: sorted by name within each kind."""
+    kinds = ("PRR_input", "PRR_epoch", "PMLR_epoch", "PMLR_map", "PARR_random", "PARR_images", "interpolation", "denoising",
+             "learning_curves")
+    files = [p.name for p in Path(run_dir).iterdir() if p.suffix in (".png", ".gif")]
+    rank = lambda name: next((i for i, k in enumerate(kinds) if name.startswith(k)), len(kinds))  # noqa: E731
+    return sorted(files, key=lambda name: (rank(name), Path(name).suffix != ".png", name))  # a GIF after its PNG
+
+
+def _table(mapping):
+    shown = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)  # noqa: E731  (nats to 0.01)
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(shown(v))}</td></tr>"
+                   for k, v in mapping.items())
+    return f"<table>{rows}</table>"
+
+
+def write_index(cfg, run_dir):
+    """index.html: every figure with its caption, the run's config and final metrics; links are relative."""
+    run_dir = Path(run_dir)
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    items = []
+    for name in figure_files(run_dir):
+        text = caption(name, cfg) or name
+        items.append(f'<figure><a href="{html.escape(name)}"><img src="{html.escape(name)}" alt="{html.escape(name)}">'
+                     f"</a><figcaption><b>{html.escape(name)}</b>: {html.escape(text)}</figcaption></figure>")
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(run_dir.name)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; }}
+figure {{ display: inline-block; vertical-align: top; margin: 0 1.5em 1.5em 0; max-width: 100%; }}
+img {{ image-rendering: pixelated; max-width: 100%; border: 1px solid #ccc; }}
+figcaption {{ max-width: 40em; font-size: 0.9em; }}
+table {{ border-collapse: collapse; font-size: 0.9em; }} th, td {{ text-align: left; padding: 0.1em 0.8em; }}
+th {{ font-weight: normal; color: #555; }} details {{ margin-bottom: 1em; }}
+</style></head><body>
+<h1>{html.escape(run_dir.name)}: {html.escape(run_title(cfg))}</h1>
+<h2>Final metrics (losses in nats per image; test: all {metrics.get("n_test", "")} test images)</h2>
+{_table(metrics) if metrics else "<p>metrics.json is not written yet (the run has not finished).</p>"}
+<details><summary>Config (config.json)</summary>{_table(cfg)}</details>
+<p>Per-epoch numbers: <a href="metrics.csv">metrics.csv</a>.</p>
+<h2>Figures</h2>
+{chr(10).join(items)}
+</body></html>
+"""
+    write_atomic(run_dir / "index.html", page)
+    return run_dir / "index.html"
+
+
+# ---- two runs side by side ----
+
+def comparison_panel(runs, data, n_img_x, n_img_y, resize_factor=1.0):
+    """Input (and noisy input) beside each run's reconstructions of the same images; runs: [(name, cfg, model)]."""
+    n = n_img_x * n_img_y
+    x, x_in, y = data.x_test[:n], data.x_test_in[:n], data.y_test[:n]
+    blocks, titles = [plot_utils.image_grid(x, n_img_x, n_img_y, resize_factor)], ["input"]
+    if runs[0][1]["add_noise"]:
+        blocks.append(plot_utils.image_grid(x_in, n_img_x, n_img_y, resize_factor))
+        titles.append("noisy input")
+    for name, cfg, model in runs:
+        blocks.append(plot_utils.image_grid(reconstruct(model, x_in, y), n_img_x, n_img_y, resize_factor))
+        titles.append(f"{cfg['model'].upper()}: {name}")
+    return plot_utils.panel(blocks, titles)

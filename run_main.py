@@ -1,5 +1,6 @@
 """Train a VAE or CVAE on MNIST: parse and check the flags, make the run folder, then train and evaluate."""
 import sys
+from pathlib import Path
 
 from config import parse_args, build_parser
 from rundir import create_run_dir, default_run_name, write_json
@@ -12,15 +13,21 @@ def main(argv=None):
         if not default_path().exists():  # found out now, not after the training
             build_parser().error(f"argument --quality: no MNIST classifier at {default_path()}; "
                                  "make one with 'python classifier.py' (a few minutes on a CPU)")
-    try:
-        run_dir = create_run_dir(args.results_path, args.run_name, default_run_name(args))
-    except FileExistsError:
-        build_parser().error(f"argument --run_name: {args.results_path}/{args.run_name} exists already; "
-                             "choose another name (runs never overwrite each other)")
-    except OSError as err:
-        build_parser().error(f"argument --results_path: cannot create a run folder in {args.results_path!r} ({err.strerror})")
-    cfg = vars(args) | {"run_dir": str(run_dir)}
-    write_json(run_dir / "config.json", cfg)
+    if args.restore:
+        return restore_main(args)
+    if args.resume:
+        run_dir = Path(args.resume)  # its config.json stays as written when the run began
+        cfg = vars(args) | {"run_dir": str(run_dir)}
+    else:
+        try:
+            run_dir = create_run_dir(args.results_path, args.run_name, default_run_name(args))
+        except FileExistsError:
+            build_parser().error(f"argument --run_name: {args.results_path}/{args.run_name} exists already; "
+                                 "choose another name (runs never overwrite each other)")
+        except OSError as err:
+            build_parser().error(f"argument --results_path: cannot create a run folder in {args.results_path!r} ({err.strerror})")
+        cfg = vars(args) | {"run_dir": str(run_dir)}
+        write_json(run_dir / "config.json", cfg)
     print(f"run folder: {run_dir}", flush=True)
 
     from data.mnist import MNISTError
@@ -31,13 +38,31 @@ def main(argv=None):
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"\ninterrupted; partial results are in {run_dir}", file=sys.stderr)
+        print(f"\ninterrupted; the last checkpoint is in {run_dir}; continue with: "
+              f"python run_main.py --resume {run_dir}", file=sys.stderr)
         return 130
+    if "test_error" in metrics:
+        print(f"test classification error {metrics['test_error']:.2f}%")
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats after {metrics['epochs']} epochs; "
           f"results in {run_dir}")
     if cfg["quality"]:
         from quality import evaluate_run
         evaluate_run(run_dir, ll_k=cfg["ll_k"])
+    return 0
+
+
+def restore_main(args):
+    """--restore: remake a finished run's figures and test metrics in a new folder inside its run folder."""
+    from restore import restore, restore_dir_name
+    run_dir = Path(args.restore)
+    out_dir = create_run_dir(run_dir, None, restore_dir_name())
+    cfg = vars(args) | {"run_dir": str(out_dir)}
+    write_json(out_dir / "config.json", cfg)
+    metrics = restore(cfg, run_dir, out_dir)
+    print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats (restored, no training); results in {out_dir}")
+    if args.quality:  # measured on the run folder's own model, into its metrics.json
+        from quality import evaluate_run
+        evaluate_run(run_dir, ll_k=args.ll_k)
     return 0
 
 

@@ -1,5 +1,6 @@
 """One folder per run: created first, never reused, holding the config beside every artefact."""
 import csv
+import io
 import json
 import os
 import time
@@ -44,6 +45,15 @@ def write_atomic(path, text):
 
 def write_json(path, obj):
     write_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_csv(path, rows):
+    """Write rows (dicts with the same keys) as a whole CSV file, atomically."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, out.getvalue())
 
 
 def append_csv_row(path, row):

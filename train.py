@@ -1,4 +1,5 @@
 """Training: the compiled training steps and the epoch loop that evaluates, logs and draws after each epoch."""
+import contextlib
 import json
 import sys
 import time
@@ -10,12 +11,15 @@ import tf_setup  # noqa: F401  (quiet TensorFlow import)
 import keras
 import tensorflow as tf
 
+import checkpoint
+import distribute
 import figures
+from config import SEMISUPERVISED
 from cvae import CVAE
 from evaluate import TERMS, evaluate, load_run_data, make_evaluate
 from likelihood import iwae_loss
 from noise import salt_and_pepper
-from rundir import append_csv_row, write_json
+from rundir import write_csv, write_json
 from vae import VAE
 
 STEPS_PER_CALL = 50  # training steps run inside one compiled call; the progress bar updates between calls
@@ -23,6 +27,9 @@ STEPS_PER_CALL = 50  # training steps run inside one compiled call; the progress
 
 def build_model(cfg):
     """The model named by cfg['model'], built."""
+    if cfg["model"] in SEMISUPERVISED:
+        import semisup  # imported here: semisup imports this module
+        return semisup.build_model(cfg)
     cls = {"vae": VAE, "cvae": CVAE}[cfg["model"]]
     return cls(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"])
 
@@ -45,6 +52,12 @@ def batch_inputs(x, step_seed, cfg):
     return x, x
 
 
+def step_inputs(x, step_seed, cfg, dim_z):
+    """Encoder input, loss target and sampling noise of one training batch, drawn from the step's seed."""
+    eps = tf.random.stateless_normal([tf.shape(x)[0], dim_z], seed=step_seed)
+    return *batch_inputs(x, step_seed, cfg), eps
+
+
 def make_train_steps(model, optimizer, x_all, y_all, cfg):
     """A compiled function running one training step per row of an index matrix; returns summed loss terms."""
     x_all, y_all = tf.constant(x_all), tf.constant(y_all)
@@ -57,8 +70,7 @@ def make_train_steps(model, optimizer, x_all, y_all, cfg):
             x, y = tf.gather(x_all, idx), tf.gather(y_all, idx)
             # Stateless draws keyed by (seed, global step): the same run replays exactly, and a resumed one too.
             step_seed = tf.stack([tf.constant(cfg["seed"], tf.int64), first_step + tf.cast(i, tf.int64)])
-            eps = tf.random.stateless_normal([tf.shape(x)[0], model.dim_z], seed=step_seed)
-            x_in, x_target = batch_inputs(x, step_seed, cfg)
+            x_in, x_target, eps = step_inputs(x, step_seed, cfg, model.dim_z)
             with tf.GradientTape() as tape:
                 terms = model.loss_terms(x_in, x_target, y, eps)
                 if cfg.get("iw_k", 1) > 1:  # --iw_k: train on the IWAE bound; recon and kl stay the ELBO's terms
@@ -100,18 +112,33 @@ class Progress:
             self.stream.flush()
 
 
-def train_epoch(train_steps, n, cfg, epoch, first_step, label):
-    """One pass over the shuffled training images; returns the epoch's mean loss terms and the next step."""
-    full, rest = epoch_batches(n, cfg["batch_size"], cfg["seed"], epoch)
+def train_epoch(train_steps, n, cfg, position, label, stop=lambda: False):
+    """Run the rest of the epoch position.epoch, updating position; False if stop() ended it early."""
+    full, rest = epoch_batches(n, cfg["batch_size"], cfg["seed"], position.epoch)
     calls = [full[i:i + STEPS_PER_CALL] for i in range(0, len(full), STEPS_PER_CALL)] + ([rest] if rest.size else [])
     progress = Progress(len(full) + (rest.size > 0), label)
-    sums, seen, step = np.zeros(len(TERMS)), 0, first_step
-    for batch_index in calls:
-        sums += train_steps(batch_index, np.int64(step)).numpy()
-        step, seen = step + len(batch_index), seen + batch_index.size
-        progress.update(step - first_step, sums[TERMS.index("loss")] / seen)
+    sums = np.array(position.sums)
+    for k in range(position.calls_done, len(calls)):
+        if stop():
+            progress.close()
+            return False
+        sums += train_steps(calls[k], np.int64(position.step)).numpy()
+        position.step, position.calls_done, position.sums = position.step + len(calls[k]), k + 1, sums.tolist()
+        progress.update(sum(map(len, calls[:k + 1])), sums[TERMS.index("loss")] / sum(c.size for c in calls[:k + 1]))
     progress.close()
-    return dict(zip(TERMS, sums / n)), step
+    return True
+
+
+class Stopwatch:
+    """Adds up the seconds spent inside `with stopwatch:` blocks."""
+
+    seconds = 0.0
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.seconds += time.perf_counter() - self._start
 
 
 def epoch_line(label, train_terms, test_terms, seconds):
@@ -121,35 +148,72 @@ def epoch_line(label, train_terms, test_terms, seconds):
             f"kl {test_terms['kl']:6.2f}  -elbo {test_terms['loss']:7.2f}  |  {seconds:5.1f}s")
 
 
-def train_and_evaluate(cfg, run_dir):
-    """Train the model cfg describes, evaluate on the test set each epoch, write everything into run_dir."""
+def train_and_evaluate(cfg, run_dir, on_epoch=None):
+    """Train the model cfg describes, evaluate on the test set each epoch, write everything into run_dir.
+
+    Each epoch ends with a checkpoint; a run_dir that holds one is continued from it. on_epoch(row), if given,
+    gets each epoch's metrics.csv row. Ctrl-C saves a checkpoint, then raises KeyboardInterrupt.
+    """
+    if cfg["model"] in SEMISUPERVISED:
+        import semisup  # imported here: semisup imports this module
+        return semisup.train_semisupervised(cfg, run_dir, on_epoch)
     start_time = time.time()
     keras.utils.set_random_seed(cfg["seed"])
     data = load_run_data(cfg)
-    model = build_model(cfg)
-    optimizer = keras.optimizers.Adam(learning_rate=cfg["learn_rate"])
-    train_steps = make_train_steps(model, optimizer, data.x_train, data.y_train, cfg)
+    strategy = distribute.make_strategy(cfg.get("distribute", "none"))
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = build_model(cfg)
+        optimizer = keras.optimizers.Adam(learning_rate=cfg["learn_rate"])
+        optimizer.build(model.trainable_variables)  # its variables must exist before a checkpoint loads into them
+    if strategy:
+        train_steps = distribute.make_mirrored_train_steps(strategy, model, optimizer, data.x_train, data.y_train, cfg)
+    else:
+        train_steps = make_train_steps(model, optimizer, data.x_train, data.y_train, cfg)
     eval_batch = make_evaluate(model)
-    figures.start_figures(cfg, data, run_dir)
+    position = checkpoint.load(run_dir, model, optimizer) or checkpoint.Position()
+    figure_time = Stopwatch()  # figures must not dominate a run's time: metrics.json reports their share
+    if position.epoch == 1 and position.calls_done == 0:
+        with figure_time:
+            figures.start_figures(cfg, data, run_dir)
 
-    num_epochs, step = cfg["num_epochs"], 0
-    for epoch in range(1, num_epochs + 1):
-        epoch_start = time.time()
-        label = f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}"
-        train_terms, step = train_epoch(train_steps, len(data.x_train), cfg, epoch, step, label)
-        test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
-        seconds = time.time() - epoch_start
-        append_csv_row(run_dir / "metrics.csv", {
-            "epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
-            **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "seconds": round(seconds, 3)})
-        print(epoch_line(label, train_terms, test_terms, seconds), flush=True)
-        figures.epoch_figures(cfg, model, data, run_dir, epoch)
+    def save(position):
+        position.wall_seconds = wall_before + time.time() - start_time
+        checkpoint.save(run_dir, model, optimizer, position)
+
+    num_epochs, wall_before = cfg["num_epochs"], position.wall_seconds
+    with checkpoint.ctrl_c_requests() as stop:
+        while position.epoch <= num_epochs:
+            epoch, epoch_start = position.epoch, time.time() - position.epoch_seconds
+            label = f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}"
+            if not train_epoch(train_steps, len(data.x_train), cfg, position, label, stop):
+                position.epoch_seconds = time.time() - epoch_start
+                save(position)
+                raise KeyboardInterrupt
+            train_terms = dict(zip(TERMS, np.array(position.sums) / len(data.x_train)))
+            test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
+            seconds = time.time() - epoch_start
+            row = {"epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
+                   **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "seconds": round(seconds, 3)}
+            print(epoch_line(label, train_terms, test_terms, seconds), flush=True)
+            with figure_time:
+                figures.epoch_figures(cfg, model, data, run_dir, epoch)
+            position.rows.append(row)
+            position.final = {**{f"train_{t}": float(v) for t, v in train_terms.items()},
+                              **{f"test_{t}": float(v) for t, v in test_terms.items()}}
+            position = position.next_epoch()
+            save(position)
+            write_csv(run_dir / "metrics.csv", position.rows)  # rewritten whole from the checkpoint: no gaps, no repeats
+            if on_epoch:
+                on_epoch(row)
+            if stop():
+                raise KeyboardInterrupt
 
     model.save_weights(run_dir / "model.weights.h5")
-    metrics = {"epochs": num_epochs, "n_train": len(data.x_train), "n_test": len(data.x_test),
-               **{f"train_{t}": float(v) for t, v in train_terms.items()},
-               **{f"test_{t}": float(v) for t, v in test_terms.items()},
-               "test_neg_elbo": float(test_terms["loss"]),
-               "wall_seconds": round(time.time() - start_time, 2)}
+    with figure_time:
+        figures.final_figures(cfg, model, data, run_dir)
+    metrics = {"epochs": num_epochs, "n_train": len(data.x_train), "n_test": len(data.x_test), **position.final,
+               "test_neg_elbo": position.final["test_loss"], "figure_seconds": round(figure_time.seconds, 2),
+               "wall_seconds": round(wall_before + time.time() - start_time, 2)}
     write_json(run_dir / "metrics.json", metrics)
+    figures.write_index(cfg, run_dir)  # last: the page shows metrics.json
     return metrics

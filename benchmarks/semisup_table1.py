@@ -1,0 +1,88 @@
+"""Benchmark: test error of M2 and M1+M2 with few labels, beside Table 1 of Kingma et al. 2014.
+
+Runs run_main.py once per (model, n_labeled), niced, each in its own folder under --out, training M1 once
+(a '--model vae' run) and handing it to every M1+M2 run with --m1_run. Prints a Markdown table with the test
+error each run reached, its epochs and wall time, and writes it to <out>/table.md. Example (what the README reports):
+
+    python benchmarks/semisup_table1.py --out results/bench_semisup --n_labeled 100 --num_epochs 10
+"""
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PAPER = {  # Kingma et al. 2014, Table 1: test error in % on MNIST
+    "m2": {100: 11.97, 600: 4.94, 1000: 3.60, 3000: 3.92},
+    "m1m2": {100: 3.33, 600: 2.59, 1000: 2.40, 3000: 2.18},
+}
+
+
+def run(out, name, args, limit_s):
+    """One niced run_main.py run in out/name; its metrics.json, or None if it failed or ran out of time."""
+    flags = [*args, "--results_path", str(out), "--run_name", name, "--PRR", "False"]
+    cmd = ["nice", "-n", "10", sys.executable, str(ROOT / "run_main.py"), *flags]
+    shown = "python run_main.py " + " ".join(flags)
+    print("$", shown, flush=True)
+    start = time.time()
+    try:
+        with open(out / f"{name}.log", "w") as log:
+            code = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=limit_s).returncode
+    except subprocess.TimeoutExpired:
+        code = "timeout"
+    wall = time.time() - start
+    metrics_file = out / name / "metrics.json"
+    if code != 0 or not metrics_file.exists():
+        print(f"  {name}: failed ({code}) after {wall:.0f}s; see {out / name}.log", flush=True)
+        return None
+    return json.loads(metrics_file.read_text()) | {"bench_wall_s": wall, "cmd": shown}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True, help="new folder for the runs and table.md")
+    p.add_argument("--models", nargs="+", default=["m2", "m1m2"], choices=["m2", "m1m2"])
+    p.add_argument("--n_labeled", nargs="+", type=int, default=[100, 600, 1000, 3000])
+    p.add_argument("--num_epochs", type=int, default=10, help="epochs of M2 in each run")
+    p.add_argument("--m1_epochs", type=int, default=10, help="epochs of the shared M1")
+    p.add_argument("--dim_z", type=int, default=50)
+    p.add_argument("--m1_dim_z", type=int, default=50)
+    p.add_argument("--n_hidden", type=int, default=256)
+    p.add_argument("--batch_size", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--extra", default="", help="more run_main.py flags for the M2 and M1+M2 runs, e.g. '--alpha 1'")
+    p.add_argument("--m1_run", default=None, help="reuse this finished vae run as M1 instead of training one")
+    p.add_argument("--limit_s", type=int, default=1500, help="wall-clock limit of each run in seconds")
+    a = p.parse_args()
+    a.out.mkdir(parents=True)
+    common = ["--n_hidden", str(a.n_hidden), "--batch_size", str(a.batch_size), "--seed", str(a.seed)]
+    m1_run = a.m1_run
+    if "m1m2" in a.models and m1_run is None:
+        m1 = run(a.out, "m1", ["--model", "vae", "--dim_z", str(a.m1_dim_z), "--num_epochs", str(a.m1_epochs), *common],
+                 a.limit_s)
+        m1_run = str(a.out / "m1") if m1 else None
+        if m1:
+            print(f"  M1: test -elbo {m1['test_neg_elbo']:.2f} after {m1['epochs']} epochs, {m1['bench_wall_s']:.0f}s")
+    rows = ["| model | labels | test error % | paper % | epochs | wall s | command |", "|---|---|---|---|---|---|---|"]
+    for model in a.models:
+        for n in a.n_labeled:
+            if model == "m1m2" and m1_run is None:
+                continue
+            args = ["--model", model, "--n_labeled", str(n), "--dim_z", str(a.dim_z), "--m1_dim_z", str(a.m1_dim_z),
+                    "--num_epochs", str(a.num_epochs), *common, *a.extra.split()]
+            args += ["--m1_run", m1_run] if model == "m1m2" else []
+            m = run(a.out, f"{model}_n{n}", args, a.limit_s)
+            error = f"{m['test_error']:.2f}" if m else "failed"
+            epochs, wall = (m["epochs"], f"{m['bench_wall_s']:.0f}") if m else ("-", "-")
+            rows.append(f"| {model} | {n} | {error} | {PAPER[model].get(n, '-')} | {epochs} | {wall} | "
+                        f"`{m['cmd'] if m else ' '.join(args)}` |")
+            print(rows[-1], flush=True)
+    table = "\n".join(rows)
+    (a.out / "table.md").write_text(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Checkpoints: where training stands, with the model's and the optimizer's variables, in one atomically written file."""
+import contextlib
+import json
+import os
+import signal
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from evaluate import TERMS
+
+CHECKPOINT = "checkpoint.npz"
+
+
+@dataclass
+class Position:
+    """Where training stands: the epoch in progress, its step calls done and their summed loss terms, rows so far.
+
+    Training draws all its randomness statelessly from (seed, epoch) and (seed, step), so epoch, calls_done
+    and step are the whole random state a resumed run needs to replay an uninterrupted one exactly.
+    """
+    epoch: int = 1
+    step: int = 0
+    calls_done: int = 0
+    sums: list = field(default_factory=lambda: [0.0] * len(TERMS))
+    epoch_seconds: float = 0.0  # time spent on the epoch in progress before the checkpoint
+    wall_seconds: float = 0.0  # time spent on the run before the checkpoint
+    rows: list = field(default_factory=list)  # the metrics.csv rows of the finished epochs
+    final: dict = field(default_factory=dict)  # the last finished epoch's metrics at full precision
+
+    def next_epoch(self):
+        """The position at the start of the next epoch."""
+        return Position(self.epoch + 1, self.step, wall_seconds=self.wall_seconds, rows=self.rows, final=self.final)
+
+
+def save(run_dir, model, optimizer, position):
+    """Write the checkpoint to a temporary file in run_dir, then rename it: a kill leaves the last complete one."""
+    path = Path(run_dir) / CHECKPOINT
+    tmp = path.with_name(f".{CHECKPOINT}.tmp")
+    arrays = {f"model_{i}": w for i, w in enumerate(model.get_weights())}
+    arrays |= {f"optimizer_{i}": v.numpy() for i, v in enumerate(optimizer.variables)}
+    with open(tmp, "wb") as f:
+        np.savez(f, position=np.array(json.dumps(asdict(position))), **arrays)
+        f.flush()
+        os.fsync(f.fileno())  # the rename must not land before the data does
+    os.replace(tmp, path)
+
+
+def load(run_dir, model, optimizer):
+    """Load run_dir's checkpoint into the model and the (built) optimizer; its Position, or None if there is none."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        return None
+    with np.load(path) as f:
+        n_model = sum(name.startswith("model_") for name in f.files)
+        model.set_weights([f[f"model_{i}"] for i in range(n_model)])
+        if sum(name.startswith("optimizer_") for name in f.files) != len(optimizer.variables):
+            raise ValueError(f"{path}: the optimizer state does not match this model's optimizer")
+        for i, variable in enumerate(optimizer.variables):
+            variable.assign(f[f"optimizer_{i}"])
+        return Position(**json.loads(str(f["position"])))
+
+
+@contextlib.contextmanager
+def ctrl_c_requests():
+    """Within the block, Ctrl-C only sets a flag the loop polls (yields the poll); a second Ctrl-C interrupts at once."""
+    pressed = []
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread only
+        yield lambda: False
+        return
+
+    def handler(signum, frame):
+        pressed.append(signum)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,115 @@
+"""M2 and M1+M2 of Kingma et al. 2014: the CVAE's q(z|x,y) and p(x|y,z) plus a classifier q(y|x)."""
+import tf_setup  # noqa: F401  (quiet TensorFlow import)
+import keras
+from keras import ops
+
+from data.mnist import N_CLASSES
+from losses import (bernoulli_nll, gaussian_kl, gaussian_nll, negative_labelled_bound, negative_unlabelled_bound,
+                    reparameterize)
+from vae.model import DIM_X, MIN_STD, VAE, mlp
+
+
+class M2(keras.Model):
+    """q(z|x,y) and p(x|y,z) as the CVAE's, and q(y|x); x is Bernoulli pixels, or Gaussian with gaussian_x."""
+
+    n_classes = N_CLASSES
+
+    def __init__(self, dim_z, n_hidden, dim_x=DIM_X, gaussian_x=False, **kwargs):
+        super().__init__(**kwargs)
+        self.dim_z, self.n_hidden, self.dim_x, self.gaussian_x = dim_z, n_hidden, dim_x, gaussian_x
+        self.encoder = mlp(n_hidden, 2 * dim_z, ("elu", "tanh"), "encoder")
+        self.decoder = mlp(n_hidden, 2 * dim_x if gaussian_x else dim_x, ("tanh", "elu"), "decoder")
+        self.classifier = mlp(n_hidden, N_CLASSES, ("elu", "tanh"), "classifier")
+        self.encoder.build((None, dim_x + N_CLASSES))
+        self.decoder.build((None, dim_z + N_CLASSES))
+        self.classifier.build((None, dim_x))
+        self.built = True
+
+    def classify(self, x):
+        """Logits of q(y|x)."""
+        return self.classifier(x)
+
+    def predict_label(self, x):
+        """The classifier's most probable label, one-hot: what encode/decode use where no label is given."""
+        return ops.one_hot(ops.argmax(self.classify(x), axis=-1), N_CLASSES)
+
+    def encode(self, x, y=None):
+        """q(z|x,y): mean and positive standard deviation; y defaults to the classifier's prediction."""
+        y = self.predict_label(x) if y is None else y
+        out = self.encoder(ops.concatenate([x, ops.cast(y, x.dtype)], axis=-1))
+        return out[:, :self.dim_z], ops.softplus(out[:, self.dim_z:]) + MIN_STD
+
+    def decode(self, z, y):
+        """p(x|y,z): Bernoulli logits of x (with gaussian_x: the mean and the raw std parameters, concatenated)."""
+        return self.decoder(ops.concatenate([z, ops.cast(y, z.dtype)], axis=-1))
+
+    def x_nll(self, x, out):
+        """-log p(x|y,z) per example from the decoder's output."""
+        if self.gaussian_x:
+            return gaussian_nll(x, out[:, :self.dim_x], ops.softplus(out[:, self.dim_x:]) + MIN_STD)
+        return bernoulli_nll(x, out)
+
+    def call(self, x, y=None):
+        """Deterministic reconstruction, decoding the posterior mean; y defaults to the classifier's prediction."""
+        y = self.predict_label(x) if y is None else y
+        z_mean, _ = self.encode(x, y)
+        return self.decode(z_mean, y)
+
+    def loss_terms(self, x_in, x_target, y, eps):
+        """Per-example terms with the label given: 'recon', 'kl' and 'loss' = -L(x,y) (eq. 6, with -log p(y))."""
+        z_mean, z_std = self.encode(x_in, y)
+        recon = self.x_nll(x_target, self.decode(reparameterize(z_mean, z_std, eps), y))
+        kl = gaussian_kl(z_mean, z_std)
+        return {"recon": recon, "kl": kl, "loss": negative_labelled_bound(recon, kl, N_CLASSES)}
+
+    def unlabelled_loss(self, x, eps):
+        """-U(x) per example (eq. 7): -L(x,y) for all ten labels in one batch, summed out under q(y|x)."""
+        batch = ops.shape(x)[0]
+        x_rep = ops.repeat(x, N_CLASSES, axis=0)  # rows b*10 .. b*10+9 are image b with labels 0..9
+        y_rep = ops.tile(ops.eye(N_CLASSES, dtype=x.dtype), [batch, 1])
+        eps_rep = ops.repeat(eps, N_CLASSES, axis=0)  # the same z noise for every label of an image
+        neg_labelled = ops.reshape(self.loss_terms(x_rep, x_rep, y_rep, eps_rep)["loss"], (batch, N_CLASSES))
+        return negative_unlabelled_bound(neg_labelled, self.classify(x))
+
+    def get_config(self):
+        return {"dim_z": self.dim_z, "n_hidden": self.n_hidden, "dim_x": self.dim_x, "gaussian_x": self.gaussian_x}
+
+
+class M1M2(keras.Model):
+    """M1+M2: a VAE (M1) whose latent means x1 are the data of a Gaussian M2; images in, images out."""
+
+    n_classes = N_CLASSES
+
+    def __init__(self, dim_z, n_hidden, m1_dim_z, **kwargs):
+        super().__init__(**kwargs)
+        self.dim_z, self.n_hidden, self.m1_dim_z = dim_z, n_hidden, m1_dim_z
+        self.m1 = VAE(dim_z=m1_dim_z, n_hidden=n_hidden)
+        self.m2 = M2(dim_z=dim_z, n_hidden=n_hidden, dim_x=m1_dim_z, gaussian_x=True)
+        self.built = True
+
+    def features(self, x):
+        """M1's latent means of the images x: the data M2 models."""
+        return self.m1.encode(x)[0]
+
+    def classify(self, x):
+        return self.m2.classify(self.features(x))
+
+    def encode(self, x, y=None):
+        """q(z2|z1,y) of M2 on M1's latent mean z1 of image x; y defaults to the classifier's prediction."""
+        return self.m2.encode(self.features(x), y)
+
+    def decode(self, z, y):
+        """Bernoulli logits of the image: M1 decodes the mean of M2's p(z1|y,z2)."""
+        return self.m1.decode(self.m2.decode(z, y)[:, :self.m1_dim_z])
+
+    def call(self, x, y=None):
+        y = self.m2.predict_label(self.features(x)) if y is None else y
+        z_mean, _ = self.encode(x, y)
+        return self.decode(z_mean, y)
+
+    def loss_terms(self, x_in, x_target, y, eps):
+        """M2's labelled terms on M1's latent means: a bound on -log p(z1|y), not on the image likelihood."""
+        return self.m2.loss_terms(self.features(x_in), self.features(x_target), y, eps)
+
+    def get_config(self):
+        return {"dim_z": self.dim_z, "n_hidden": self.n_hidden, "m1_dim_z": self.m1_dim_z}

@@ -1,0 +1,173 @@
+"""Semi-supervised training of M2 and M1+M2 (Kingma et al. 2014): labelled and unlabelled batches in every step."""
+import time
+from pathlib import Path
+
+import numpy as np
+
+import tf_setup  # noqa: F401  (quiet TensorFlow import)
+import keras
+import tensorflow as tf
+
+import figures
+from data.mnist import N_CLASSES
+from evaluate import EVAL_BATCH, evaluate, load_run_data, make_evaluate
+from losses import classification_nll, semi_supervised_loss
+from m2 import M1M2, M2
+from rundir import append_csv_row, create_run_dir, write_json
+from train import STEPS_PER_CALL, Progress, epoch_batches, train_and_evaluate
+
+SEMI_TERMS = ("neg_L", "neg_U", "class_nll", "loss")  # batch means: -L(x,y), -U(x), -log q(y|x), -J^alpha/N
+
+
+def build_model(cfg):
+    """An untrained M2 or M1+M2, as cfg describes."""
+    if cfg["model"] == "m1m2":
+        return M1M2(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"], m1_dim_z=cfg["m1_dim_z"])
+    return M2(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"])
+
+
+def balanced_labelled_indices(labels, n_labeled, seed):
+    """Indices of n_labeled images, n_labeled/10 of each class, drawn without replacement by the seed; sorted."""
+    rng = np.random.default_rng([seed, n_labeled])
+    per_class = n_labeled // N_CLASSES
+    picked = []
+    for k in range(N_CLASSES):
+        candidates = np.flatnonzero(labels == k)
+        if len(candidates) < per_class:
+            raise ValueError(f"--n_labeled {n_labeled} needs {per_class} images of class {k} among the "
+                             f"--n_train images, found {len(candidates)}")
+        picked.append(rng.choice(candidates, per_class, replace=False))
+    return np.sort(np.concatenate(picked))
+
+
+def labelled_batches(n_labeled, batch_size, n_steps, seed, epoch):
+    """[n_steps, batch_size] indices into the labelled set: shuffled passes over it, repeated as needed."""
+    rng = np.random.default_rng([seed, epoch, 1])
+    n_passes = -(-n_steps * batch_size // n_labeled)
+    order = np.concatenate([rng.permutation(n_labeled) for _ in range(n_passes)])
+    return order[:n_steps * batch_size].astype(np.int32).reshape(n_steps, batch_size)
+
+
+def make_semi_train_steps(model, optimizer, x_lab, y_lab, x_unl, cfg):
+    """A compiled function running one step per row of the index matrices; returns the summed SEMI_TERMS."""
+    x_lab, y_lab, x_unl = tf.constant(x_lab), tf.constant(y_lab), tf.constant(x_unl)
+    n_labeled, n_unlabeled = int(x_lab.shape[0]), int(x_unl.shape[0])
+    alpha = cfg["alpha"] * (n_labeled + n_unlabeled)  # the paper's alpha = 0.1 N
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2 + [tf.TensorSpec([], tf.int64)])
+    def train_steps(lab_index, unl_index, first_step):
+        sums = tf.zeros([len(SEMI_TERMS)])
+        for i in tf.range(tf.shape(unl_index)[0]):
+            xl, yl, xu = tf.gather(x_lab, lab_index[i]), tf.gather(y_lab, lab_index[i]), tf.gather(x_unl, unl_index[i])
+            step = first_step + tf.cast(i, tf.int64)
+            seed = tf.constant(cfg["seed"], tf.int64)
+            eps_l = tf.random.stateless_normal([tf.shape(xl)[0], model.dim_z], seed=tf.stack([seed, step]))
+            eps_u = tf.random.stateless_normal([tf.shape(xu)[0], model.dim_z], seed=tf.stack([seed + 1, step]))
+            with tf.GradientTape() as tape:
+                neg_l = model.loss_terms(xl, xl, yl, eps_l)["loss"]
+                neg_u = model.unlabelled_loss(xu, eps_u)
+                class_nll = classification_nll(yl, model.classify(xl))
+                loss = semi_supervised_loss(neg_l, neg_u, class_nll, n_labeled, n_unlabeled, alpha)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply(grads, model.trainable_variables)
+            sums += tf.stack([tf.reduce_mean(neg_l), tf.reduce_mean(neg_u), tf.reduce_mean(class_nll), loss])
+        return sums
+
+    return train_steps
+
+
+def train_semi_epoch(train_steps, n_labeled, n_unlabeled, cfg, epoch, first_step, label):
+    """One pass over the unlabelled images (dropping the last partial batch); returns mean SEMI_TERMS, next step."""
+    unl, _ = epoch_batches(n_unlabeled, cfg["batch_size"], cfg["seed"], epoch)
+    lab = labelled_batches(n_labeled, min(n_labeled, cfg["batch_size"]), len(unl), cfg["seed"], epoch)
+    progress = Progress(len(unl), label)
+    sums, step = np.zeros(len(SEMI_TERMS)), first_step
+    for start in range(0, len(unl), STEPS_PER_CALL):
+        sums += train_steps(lab[start:start + STEPS_PER_CALL], unl[start:start + STEPS_PER_CALL], np.int64(step)).numpy()
+        step = first_step + min(start + STEPS_PER_CALL, len(unl))
+        progress.update(step - first_step, sums[-1] / (step - first_step))
+    progress.close()
+    return dict(zip(SEMI_TERMS, sums / len(unl))), step
+
+
+def make_test_error(model):
+    """A function giving the classifier's error rate (in %) on images x with one-hot labels y."""
+    predict = tf.function(lambda x: tf.argmax(model.classify(x), axis=-1))
+
+    def test_error(x, y):
+        wrong = sum(int(np.sum(predict(x[s:s + EVAL_BATCH]).numpy() != np.argmax(y[s:s + EVAL_BATCH], -1)))
+                    for s in range(0, len(x), EVAL_BATCH))
+        return 100.0 * wrong / len(x)
+    return test_error
+
+
+def train_m1(cfg, m1, run_dir):
+    """M1 of M1+M2: load --m1_run's VAE, or train one as a full vae run in run_dir/m1 (its own metrics and figures)."""
+    m1_dir = Path(cfg["m1_run"]) if cfg["m1_run"] is not None else None
+    if m1_dir is None:
+        m1_dir = create_run_dir(run_dir, "m1")
+        m1_cfg = cfg | {"model": "vae", "dim_z": cfg["m1_dim_z"], "num_epochs": cfg["m1_epochs"], "PMLR": False,
+                        "PARR": False, "run_dir": str(m1_dir), "m1_run": None}
+        write_json(m1_dir / "config.json", m1_cfg)
+        print(f"M1: training a vae with dim_z {cfg['m1_dim_z']} in {m1_dir}", flush=True)
+        train_and_evaluate(m1_cfg, m1_dir)
+    print(f"M1: the vae of {m1_dir}", flush=True)
+    m1.load_weights(m1_dir / "model.weights.h5")
+
+
+def semi_epoch_line(label, train_terms, test_terms, test_error, seconds):
+    """The one summary line printed after each epoch of M2."""
+    return (f"{label}  train -L {train_terms['neg_L']:7.2f}  -U {train_terms['neg_U']:7.2f}  "
+            f"-log q(y|x) {train_terms['class_nll']:6.3f}  |  test -elbo {test_terms['loss']:7.2f}  "
+            f"error {test_error:5.2f}%  |  {seconds:5.1f}s")
+
+
+def train_semisupervised(cfg, run_dir, on_epoch=None):
+    """Train M2 (or M1+M2) on --n_labeled labels, report test error each epoch, write everything into run_dir."""
+    start_time = time.time()
+    keras.utils.set_random_seed(cfg["seed"])
+    data = load_run_data(cfg)
+    lab_idx = balanced_labelled_indices(np.argmax(data.y_train, -1), cfg["n_labeled"], cfg["seed"])
+    unl_idx = np.setdiff1d(np.arange(len(data.x_train)), lab_idx)
+    np.savetxt(run_dir / "labelled_indices.txt", lab_idx, fmt="%d")
+    model = build_model(cfg)
+    if cfg["model"] == "m1m2":
+        train_m1(cfg, model.m1, run_dir)
+        features = np.concatenate([keras.ops.convert_to_numpy(model.features(data.x_train[s:s + EVAL_BATCH]))
+                                   for s in range(0, len(data.x_train), EVAL_BATCH)])
+        m2 = model.m2
+    else:
+        features, m2 = data.x_train, model
+    optimizer = keras.optimizers.Adam(learning_rate=cfg["learn_rate"])
+    train_steps = make_semi_train_steps(m2, optimizer, features[lab_idx], data.y_train[lab_idx], features[unl_idx], cfg)
+    eval_batch, test_error = make_evaluate(model), make_test_error(model)
+    figures.start_figures(cfg, data, run_dir)
+
+    num_epochs, step = cfg["num_epochs"], 0
+    for epoch in range(1, num_epochs + 1):
+        epoch_start = time.time()
+        label = f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}"
+        train_terms, step = train_semi_epoch(train_steps, len(lab_idx), len(unl_idx), cfg, epoch, step, label)
+        test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
+        error = test_error(data.x_test, data.y_test)
+        seconds = time.time() - epoch_start
+        row = {"epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
+               **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "test_error": round(error, 2),
+               "seconds": round(seconds, 3)}
+        append_csv_row(run_dir / "metrics.csv", row)
+        print(semi_epoch_line(label, train_terms, test_terms, error, seconds), flush=True)
+        figures.epoch_figures(cfg, model, data, run_dir, epoch)
+        if on_epoch:
+            on_epoch(row)
+
+    model.save_weights(run_dir / "model.weights.h5")
+    figures.final_figures(cfg, model, data, run_dir)
+    metrics = {"epochs": num_epochs, "n_train": len(data.x_train), "n_test": len(data.x_test),
+               "n_labeled": len(lab_idx), "n_unlabeled": len(unl_idx),
+               **{f"train_{t}": float(v) for t, v in train_terms.items()},
+               **{f"test_{t}": float(v) for t, v in test_terms.items()},
+               "test_neg_elbo": float(test_terms["loss"]), "test_error": error,
+               "wall_seconds": round(time.time() - start_time, 2)}
+    write_json(run_dir / "metrics.json", metrics)
+    figures.write_index(cfg, run_dir)
+    return metrics

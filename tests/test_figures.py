@@ -1,0 +1,207 @@
+"""Figures: pixel sizes implied by the flags, PMLR orientation, the index page, the run comparison."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import figures
+import plot_utils
+from config import FLAGS
+from evaluate import load_run_data
+
+ROOT = Path(__file__).resolve().parent.parent
+Z_RANGE = 2.0
+
+
+class FakeModel:
+    """encode/decode stand-ins that make orientation checkable: decode(z) shows z1 in the top half of the
+    image and z2 in the bottom half as grey levels; encode puts label 0 at the top right and label 1 at the
+    bottom left of the latent plane, every other label far outside it."""
+
+    def __init__(self, n_classes, dim_z=2):
+        self.n_classes, self.dim_z = n_classes, dim_z
+
+    def encode(self, x, y=None):
+        z = np.full((len(x), self.dim_z), 50.0, np.float32)
+        if y is not None:
+            label = np.argmax(y, axis=1)
+            z[label == 0, :2] = 0.8 * Z_RANGE
+            z[label == 1, :2] = -0.8 * Z_RANGE
+        return z, np.ones_like(z)
+
+    def decode(self, z, y=None):
+        assert (y is None) == (self.n_classes == 0)
+        z = np.asarray(z, np.float32)
+        intensity = np.repeat(np.clip(0.1 + 0.8 * (z[:, :2] + Z_RANGE) / (2 * Z_RANGE), 0.05, 0.95), 392, axis=1)  # top: z1, bottom: z2
+        return np.log(intensity) - np.log1p(-intensity)  # logits
+
+
+def fake_z(tile):
+    """The (z1, z2) a FakeModel decoded into a 28 x 28 tile."""
+    intensity = np.array([tile[:14].mean(), tile[14:].mean()]) / 255.0
+    return (intensity - 0.1) / 0.8 * 2 * Z_RANGE - Z_RANGE
+
+
+def small_cfg(**changes):
+    cfg = {name: default for name, (_, default, _) in FLAGS.items()}
+    cfg.update(dim_z=2, n_train=100, num_epochs=3, PRR_n_img_x=4, PRR_n_img_y=3, PRR_resize_factor=0.5,
+               PMLR=True, PMLR_n_img_x=5, PMLR_n_img_y=4, PMLR_n_samples=2000, PARR=True, PARR_resize_factor=0.75,
+               interp_n_steps=6, PMLR_z_range=Z_RANGE)
+    cfg.update(changes)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_run_data(small_cfg(add_noise=True))
+
+
+def test_pmlr_grid_and_latent_map_share_orientation(tmp_path, mnist, monkeypatch):
+    cfg = small_cfg()
+    drawn = []
+    monkeypatch.setattr(plot_utils, "save_figure", lambda fig, path: drawn.append(fig) or fig.savefig(path, dpi=plot_utils.DPI))
+    figures.draw_pmlr(cfg, FakeModel(n_classes=10), mnist, tmp_path, "epoch_01", 1)
+    grid = np.asarray(Image.open(tmp_path / "PMLR_epoch_01_label_0.png"), np.float32)
+    assert grid.shape == (4 * 28, 5 * 28)
+    (fig,) = drawn
+    map_ax, grid_ax = fig.axes[0], fig.axes[1]
+    (x0, x1), (y0, y1) = map_ax.get_xlim(), map_ax.get_ylim()
+    assert (x0, x1, y0, y1) == (grid_ax.get_xlim() + grid_ax.get_ylim())
+    assert x0 < x1 and y0 < y1  # z1 grows to the right and z2 upwards in the map, as drawn
+    # Each corner tile of the grid is decoded from the z at the same corner of the map (its outermost tile centre).
+    centre = np.array([Z_RANGE, Z_RANGE])
+    for (row, col), (sx, sy) in {(0, 0): (-1, 1), (0, 4): (1, 1), (3, 0): (-1, -1), (3, 4): (1, -1)}.items():
+        z = fake_z(grid[row * 28:(row + 1) * 28, col * 28:(col + 1) * 28])
+        np.testing.assert_allclose(z, centre * [sx, sy], atol=0.05)
+        corner = np.array([(x0, x1)[sx > 0], (y0, y1)[sy > 0]])
+        assert np.all(np.abs(corner - z) < np.abs(corner + z))  # nearer this corner than the opposite one
+
+    # In the saved map, label 0 (encoded at +0.8 range, +0.8 range) is drawn top right, label 1 bottom left.
+    pixels = np.asarray(Image.open(tmp_path / "PMLR_map_epoch_01.png").convert("RGB"), np.float32)
+    left, bottom, right, top = map_ax.get_window_extent().extents
+    height = pixels.shape[0]
+    inside = pixels[int(height - top):int(height - bottom), int(left):int(right)]
+    for label, quadrant in ((0, (0, 1)), (1, (1, 0))):  # (row half, column half) of the map panel
+        colour = np.array(plot_utils.LABEL_COLOURS[label]) * 255
+        rows, cols = np.nonzero(np.abs(inside - colour).sum(axis=2) < 30)
+        assert len(rows) > 0
+        assert int(rows.mean() > inside.shape[0] / 2) == quadrant[0]
+        assert int(cols.mean() > inside.shape[1] / 2) == quadrant[1]
+
+
+def test_every_figure_has_the_pixel_size_its_flags_imply(tmp_path, mnist):
+    cfg = small_cfg(add_noise=True, PRR_every=2, num_epochs=5)
+    model = FakeModel(n_classes=10)
+    (tmp_path / "metrics.csv").write_text("epoch,train_recon,train_kl,train_loss,test_recon,test_kl,test_loss,seconds\n"
+                                          + "".join(f"{e},1,2,3,1,2,3,1\n" for e in range(1, 6)))
+    figures.start_figures(cfg, mnist, tmp_path)
+    for epoch in range(1, 6):
+        figures.epoch_figures(cfg, model, mnist, tmp_path, epoch)
+    figures.final_figures(cfg, model, mnist, tmp_path)
+    size = lambda name: Image.open(tmp_path / name).size  # noqa: E731
+    prr, pmlr, parr, head, gap = 14, 28, 21, plot_utils.HEADER, plot_utils.GAP
+    for epoch in ("01", "02", "04", "05"):  # the first, every 2nd, the last
+        assert size(f"PRR_epoch_{epoch}.png") == (4 * prr, 3 * prr)
+        for label in range(10):
+            assert size(f"PMLR_epoch_{epoch}_label_{label}.png") == (5 * pmlr, 4 * pmlr)
+        assert size(f"PMLR_map_epoch_{epoch}.png") == (4 * 360, int((3 * 3.6 + 0.5) * 100))
+        assert size(f"PARR_random_epoch_{epoch}.png") == (10 * parr, head + figures.PARR_ROWS * parr)
+        assert size(f"PARR_images_epoch_{epoch}.png") == (12 * parr + 2 * gap, head + 10 * parr)  # clean, noisy, 0-9
+    assert not list(tmp_path.glob("*epoch_03*"))
+    assert size("PRR_input.png") == size("PRR_input_noisy.png") == (4 * prr, 3 * prr)
+    assert size("denoising.png") == (3 * 4 * prr + 2 * gap, head + 3 * prr)
+    assert size("interpolation.png") == ((6 + 2) * 28 + 2 * gap, head + 10 * 28)
+    gif = Image.open(tmp_path / "interpolation.gif")
+    assert gif.size == (10 * 28 * figures.GIF_SCALE, 28 * figures.GIF_SCALE)
+    assert gif.n_frames == 2 * 6 - 2
+    assert size("learning_curves.png") == (1200, 360)
+
+
+def test_parr_images_carry_each_test_image_and_decode_every_label(tmp_path, mnist):
+    cfg = small_cfg(PARR_resize_factor=1.0, add_noise=True)
+    figures.draw_parr(cfg, FakeModel(n_classes=10), mnist, tmp_path, "epoch_01")
+    image = np.asarray(Image.open(tmp_path / "PARR_images_epoch_01.png"), np.float32)
+    idx = figures.one_per_label(mnist.y_test)
+    assert list(np.argmax(mnist.y_test[idx], axis=1)) == list(range(10))
+    head, gap = plot_utils.HEADER, plot_utils.GAP
+    for row in (0, 1, 9):  # the clean test image of that row, then the noisy copy the encoder saw
+        for left, x in ((0, mnist.x_test), (28 + gap, mnist.x_test_in)):
+            tile = image[head + row * 28:head + (row + 1) * 28, left:left + 28]
+            np.testing.assert_allclose(tile, np.rint(x[idx[row]].reshape(28, 28) * 255), atol=1)
+    # FakeModel encodes label 0 to (+0.8, +0.8) * range: every column of that row decodes that z.
+    for col in range(10):
+        left = 2 * (28 + gap) + col * 28
+        np.testing.assert_allclose(fake_z(image[head:head + 28, left:left + 28]), [1.6, 1.6], atol=0.05)
+
+
+def test_parr_works_for_any_dim_z(tmp_path, mnist):
+    cfg = small_cfg(dim_z=5, PARR_resize_factor=1.0)
+    assert figures.random_z(cfg, figures.PARR_ROWS).shape == (figures.PARR_ROWS, 5)
+    figures.draw_parr(cfg, FakeModel(n_classes=10, dim_z=5), mnist, tmp_path, "epoch_01")
+    assert Image.open(tmp_path / "PARR_random_epoch_01.png").size == (10 * 28, plot_utils.HEADER + 10 * 28)
+    assert Image.open(tmp_path / "PARR_images_epoch_01.png").size == (11 * 28 + plot_utils.GAP, plot_utils.HEADER + 10 * 28)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    out = subprocess.run([sys.executable, str(ROOT / "run_main.py"), "--dim_z", "2", "--PMLR", "--PARR",
+                          "--add_noise", "--n_train", "500", "--num_epochs", "2", "--n_hidden", "32",
+                          "--PRR_n_img_x", "4", "--PRR_n_img_y", "3", "--PMLR_n_samples", "300",
+                          "--interp_n_steps", "5", "--results_path", str(results), "--run_name", "r"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return results / "r"
+
+
+def test_index_page_references_every_figure_and_only_existing_files(run_dir):
+    page = (run_dir / "index.html").read_text()
+    referenced = set(re.findall(r'(?:src|href)="([^"]+)"', page))
+    assert referenced, "the page links nothing"
+    for name in referenced:
+        assert not name.startswith(("/", "http")) and (run_dir / name).is_file(), name
+    figures_written = {p.name for p in run_dir.iterdir() if p.suffix in (".png", ".gif")}
+    assert {"PRR_input_noisy.png", "PMLR_map_epoch_02.png", "PARR_images_epoch_01.png", "interpolation.gif",
+            "denoising.png", "learning_curves.png"} <= figures_written
+    assert figures_written <= referenced
+    for name in figures_written:
+        assert figures.caption(name, json.loads((run_dir / "config.json").read_text())), name
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert f"<th>test_neg_elbo</th><td>{metrics['test_neg_elbo']:.2f}</td>" in page and "noise_prob" in page
+    order = [name for name in re.findall(r'<img src="([^"]+)"', page)]
+    assert order.index("PRR_input.png") < order.index("PRR_epoch_01.png") < order.index("PRR_epoch_02.png")
+    assert 0 < metrics["figure_seconds"] < metrics["wall_seconds"]
+
+
+def test_compare_runs_draws_both_models_on_the_same_inputs_and_never_overwrites(run_dir, tmp_path):
+    out_png = tmp_path / "cmp.png"
+    cmd = [sys.executable, str(ROOT / "compare_runs.py"), str(run_dir), str(run_dir), "--n_img_x", "3",
+           "--n_img_y", "2", "--out", str(out_png)]
+    first = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    # input, noisy input (the runs are denoisers), and the two runs' reconstructions
+    assert Image.open(out_png).size == (4 * 3 * 28 + 3 * plot_utils.GAP, plot_utils.HEADER + 2 * 28)
+    image = np.asarray(Image.open(out_png), np.float32)
+    third, fourth = [image[plot_utils.HEADER:, k * (84 + plot_utils.GAP):k * (84 + plot_utils.GAP) + 84] for k in (2, 3)]
+    np.testing.assert_array_equal(third, fourth)  # the same model on the same inputs
+    before = out_png.read_bytes()
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and "exists already" in again.stderr
+    assert out_png.read_bytes() == before
+
+
+def test_compare_runs_refuses_a_denoiser_beside_a_plain_model_before_loading_tensorflow(run_dir, tmp_path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    cfg = json.loads((run_dir / "config.json").read_text()) | {"add_noise": False}
+    (plain / "config.json").write_text(json.dumps(cfg))
+    (plain / "model.weights.h5").write_bytes(b"")
+    code = ("import sys, compare_runs\ntry:\n    compare_runs.main(sys.argv[1:])\n"
+            "except SystemExit as e:\n    print(e.code, 'tensorflow' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(run_dir), str(plain)], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.split() == ["2", "False"] and "--add_noise" in out.stderr

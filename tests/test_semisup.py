@@ -1,0 +1,167 @@
+"""M2 and M1+M2: the semi-supervised bounds, the labelled split, the flags, and a smoke run of each model."""
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+import tf_setup  # noqa: F401
+from keras import ops
+
+from config import parse_args
+from losses import (classification_nll, gaussian_nll, negative_labelled_bound, negative_unlabelled_bound,
+                    semi_supervised_loss)
+from m2 import M1M2, M2
+from semisup import balanced_labelled_indices, labelled_batches
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def np_(t):
+    return np.asarray(ops.convert_to_numpy(t), dtype=np.float64)
+
+
+@pytest.mark.parametrize("dim_x, gaussian_x", [(784, False), (6, True)])
+def test_unlabelled_bound_is_expected_labelled_bound_plus_entropy(dim_x, gaussian_x):
+    rng = np.random.default_rng(0)
+    model = M2(dim_z=3, n_hidden=7, dim_x=dim_x, gaussian_x=gaussian_x)
+    x = (rng.normal(size=(5, dim_x)) if gaussian_x else rng.uniform(size=(5, dim_x))).astype(np.float32)
+    eps = rng.standard_normal((5, 3)).astype(np.float32)
+    one_batch = np_(model.unlabelled_loss(x, eps))  # all ten labels tiled into one batch
+    # The other way: -L(x, y) label by label, then E_q[-L] - H(q) in float64 numpy.
+    neg_l = np.stack([np_(model.loss_terms(x, x, np.tile(np.eye(10, dtype=np.float32)[k], (5, 1)), eps)["loss"])
+                      for k in range(10)], axis=1)
+    logits = np_(model.classify(x))
+    q = np.exp(logits - logits.max(1, keepdims=True))
+    q /= q.sum(1, keepdims=True)
+    entropy = -(q * np.log(q)).sum(1)
+    assert entropy.min() > 0.1 and np.ptp(neg_l, axis=1).min() > 1e-3  # neither term is trivially constant
+    np.testing.assert_allclose(one_batch, (q * neg_l).sum(1) - entropy, rtol=1e-5)
+
+
+def test_unlabelled_bound_limits():
+    neg_l = np.float32([[3.0, 5.0, 9.0]])
+    uniform = negative_unlabelled_bound(neg_l, np.zeros((1, 3), np.float32))
+    np.testing.assert_allclose(np_(uniform), [17.0 / 3 - np.log(3)], rtol=1e-6)
+    certain = negative_unlabelled_bound(neg_l, np.float32([[0.0, 60.0, 0.0]]))
+    np.testing.assert_allclose(np_(certain), [5.0], rtol=1e-6)
+
+
+def test_labelled_bound_includes_log_prior_of_the_label():
+    np.testing.assert_allclose(np_(negative_labelled_bound(np.float32([100.0]), np.float32([7.0]), 10)),
+                               [107.0 + np.log(10)], rtol=1e-6)
+
+
+def test_classification_nll_and_gaussian_nll_by_hand():
+    logits = np.float32([[1.0, 2.0, 0.5]])
+    y = np.float32([[0, 1, 0]])
+    np.testing.assert_allclose(np_(classification_nll(y, logits)), [-np.log(np.exp(2) / np.exp(logits).sum())], rtol=1e-6)
+    x, mean, std = np.float32([[0.3, -1.0]]), np.float32([[0.0, 0.5]]), np.float32([[0.5, 2.0]])
+    np.testing.assert_allclose(np_(gaussian_nll(x, mean, std)), [-norm.logpdf(x, mean, std).sum()], rtol=1e-5)
+
+
+def test_semi_supervised_loss_weights_sets_by_their_size():
+    loss = semi_supervised_loss(np.float32([10.0, 20.0]), np.float32([30.0, 50.0]), np.float32([1.0, 3.0]),
+                                n_labeled=100, n_unlabeled=900, alpha=0.1 * 1000)
+    np.testing.assert_allclose(np_(loss), (100 * 15.0 + 900 * 40.0 + 100 * 2.0) / 1000, rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def train_labels():
+    from data.mnist import load_mnist
+    return load_mnist()[0][1]
+
+
+@pytest.mark.parametrize("n_labeled", [100, 600, 1000, 3000])
+def test_labelled_images_are_balanced_and_fixed_by_the_seed(train_labels, n_labeled):
+    idx = balanced_labelled_indices(train_labels, n_labeled, seed=0)
+    assert len(np.unique(idx)) == n_labeled
+    assert np.bincount(train_labels[idx], minlength=10).tolist() == [n_labeled // 10] * 10
+    np.testing.assert_array_equal(idx, balanced_labelled_indices(train_labels, n_labeled, seed=0))
+    assert not np.array_equal(idx, balanced_labelled_indices(train_labels, n_labeled, seed=1))
+
+
+def test_labelled_batches_cycle_through_every_label_evenly():
+    lab = labelled_batches(100, 30, 10, seed=0, epoch=1)
+    assert lab.shape == (10, 30)
+    assert np.bincount(lab.ravel(), minlength=100).tolist() == [3] * 100
+
+
+def test_m2_uses_its_classifier_where_no_label_is_given():
+    model = M2(dim_z=2, n_hidden=8)
+    x = np.random.default_rng(1).uniform(size=(4, 784)).astype(np.float32)
+    predicted = np.eye(10, dtype=np.float32)[np.argmax(np_(model.classify(x)), 1)]
+    np.testing.assert_allclose(np_(model(x)), np_(model(x, predicted)), rtol=1e-6)
+    np.testing.assert_allclose(np_(model.encode(x)[0]), np_(model.encode(x, predicted)[0]), rtol=1e-6)
+
+
+def test_m1m2_takes_and_gives_images_through_m1():
+    model = M1M2(dim_z=2, n_hidden=8, m1_dim_z=4)
+    rng = np.random.default_rng(2)
+    x = rng.uniform(size=(3, 784)).astype(np.float32)
+    eps = rng.standard_normal((3, 2)).astype(np.float32)
+    z1 = np_(model.m1.encode(x)[0])
+    predicted = np.eye(10, dtype=np.float32)[np.argmax(np_(model.m2.classify(z1.astype(np.float32))), 1)]
+    z_mean = np_(model.encode(x)[0])
+    assert z_mean.shape == (3, 2)
+    np.testing.assert_allclose(z_mean, np_(model.m2.encode(z1.astype(np.float32), predicted)[0]), rtol=1e-5)
+    x1_mean = np_(model.m2.decode(z_mean.astype(np.float32), predicted))[:, :4]
+    np.testing.assert_allclose(np_(model(x)), np_(model.m1.decode(x1_mean.astype(np.float32))), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np_(model.loss_terms(x, x, predicted, eps)["loss"]),
+                               np_(model.m2.loss_terms(z1.astype(np.float32), z1.astype(np.float32), predicted, eps)["loss"]),
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--model", "m2", "--n_labeled", "15"], ["--model", "m2", "--n_labeled", "0"],
+    ["--model", "m2", "--n_train", "100", "--n_labeled", "100"], ["--model", "m2", "--add_noise"],
+    ["--model", "m2", "--alpha", "-1"], ["--model", "m2", "--m1_run", "."], ["--model", "m1m2", "--m1_run", "/no/such/run"],
+])
+def test_bad_semisupervised_flags_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse_args(argv)
+    assert exc.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_m1_run_must_be_a_finished_vae_of_the_right_size(tmp_path, capsys):
+    (tmp_path / "config.json").write_text(json.dumps({"model": "vae", "dim_z": 50, "n_hidden": 500}))
+    (tmp_path / "model.weights.h5").write_bytes(b"")
+    assert parse_args(["--model", "m1m2", "--m1_run", str(tmp_path)]).m1_run == str(tmp_path)
+    with pytest.raises(SystemExit):
+        parse_args(["--model", "m1m2", "--m1_run", str(tmp_path), "--n_hidden", "64"])
+    assert "n_hidden 64" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["m2", "m1m2"])
+def test_smoke_run_reports_test_error_and_reloads(tmp_path, model):
+    from evaluate import load_run_data
+    from semisup import make_test_error
+    from train import load_trained_model
+    args = ["--model", model, "--n_train", "800", "--n_labeled", "50", "--num_epochs", "1", "--n_hidden", "32",
+            "--dim_z", "2", "--m1_dim_z", "4", "--m1_epochs", "1", "--batch_size", "64"]
+    out = subprocess.run([sys.executable, str(ROOT / "run_main.py"), *args, "--results_path", str(tmp_path),
+                          "--run_name", "r"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    run_dir = tmp_path / "r"
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"config.json", "metrics.csv", "metrics.json", "model.weights.h5", "labelled_indices.txt",
+            "PRR_input.png", "PRR_epoch_01.png"} <= names
+    assert ("m1" in names) == (model == "m1m2")
+    if model == "m1m2":
+        assert (tmp_path / "r" / "m1" / "metrics.json").is_file()
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert [r["epoch"] for r in rows] == ["1"] and float(rows[0]["test_error"]) == round(metrics["test_error"], 2)
+    assert metrics["n_labeled"] == 50 and metrics["n_unlabeled"] == 750 and 0 <= metrics["test_error"] <= 100
+    assert "error" in out.stdout and "test classification error" in out.stdout
+    labels = np.argmax(load_run_data(json.loads((run_dir / "config.json").read_text())).y_train, 1)
+    np.testing.assert_array_equal(np.loadtxt(run_dir / "labelled_indices.txt", dtype=int),
+                                  balanced_labelled_indices(labels, 50, seed=0))
+    cfg, reloaded = load_trained_model(run_dir)
+    data = load_run_data(cfg)
+    assert make_test_error(reloaded)(data.x_test, data.y_test) == pytest.approx(metrics["test_error"])
