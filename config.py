@@ -8,6 +8,7 @@ from pathlib import Path
 MODELS = ("cvae", "vae", "m2", "m1m2")
 SEMISUPERVISED = ("m2", "m1m2")  # trained by semisup.py on --n_labeled labels
 DISTRIBUTE = ("none", "mirrored")
+BINARIZE = ("none", "dynamic", "static")
 
 # name: (type, default, help). Order is the order of --help and of the README table.
 FLAGS = {
@@ -19,6 +20,10 @@ FLAGS = {
     "batch_size": (int, 128, "images per training step"),
     "add_noise": ("bool", False, "train a denoiser: the encoder sees salt-and-pepper noisy images, the loss targets the clean ones"),
     "noise_prob": (float, 0.5, "probability that --add_noise sets a pixel to 0 or 1 (half each)"),
+    "binarize": (str, "none", "train on binary pixels: 'dynamic' draws each pixel ~ Bernoulli(intensity) anew every time an image is used (the literature's protocol), 'static' once; the test set is one fixed draw; 'none' keeps grey levels"),
+    "quality": ("bool", False, "after training, measure the run's quality as measure.py does (log-likelihood, CVAE fidelity and CAS, denoising) into metrics.json"),
+    "ll_k": (int, 100, "with --quality: importance samples K of the test log-likelihood estimate (Burda et al. 2015); 5000 to compare with papers"),
+    "iw_k": (int, 1, "training objective: 1 = the ELBO; K > 1 = the IWAE bound with K importance samples (Burda et al. 2015)"),
     "n_train": (int, 60000, "train on the first N training images (small N for smoke tests)"),
     "seed": (int, 0, "random seed: the same seed on the same machine gives the same metrics"),
     "n_labeled": (int, 100, "m2, m1m2: labelled training images, balanced across the 10 classes and chosen by --seed; the rest are unlabelled"),
@@ -54,7 +59,7 @@ N_TRAIN_IMAGES = 60000
 N_TEST_IMAGES = 10000
 FIGURE_PREFIXES = ("PRR", "PMLR", "PARR", "interp")  # flags --restore may change: they only affect figures
 N_CLASSES = 10
-POSITIVE = ("dim_z", "n_hidden", "learn_rate", "num_epochs", "batch_size", "n_train", "PRR_n_img_x", "PRR_n_img_y",
+POSITIVE = ("dim_z", "n_hidden", "learn_rate", "num_epochs", "batch_size", "ll_k", "iw_k", "n_train", "PRR_n_img_x", "PRR_n_img_y",
             "PRR_resize_factor", "PMLR_n_img_x", "PMLR_n_img_y", "PMLR_resize_factor", "PMLR_z_range",
             "PMLR_n_samples", "PARR_resize_factor", "PARR_z_range", "n_labeled", "alpha", "m1_dim_z", "m1_epochs")
 
@@ -91,8 +96,9 @@ def build_parser(defaults=True):
         if kind == "bool":
             parser.add_argument(f"--{name}", type=str2bool, nargs="?", const=True, default=default,
                                 metavar="BOOL", help=help_text)
-        elif name in ("model", "distribute"):
-            parser.add_argument(f"--{name}", choices=MODELS if name == "model" else DISTRIBUTE, default=default,
+        elif name in ("model", "distribute", "binarize"):
+            parser.add_argument(f"--{name}", choices={"model": MODELS, "distribute": DISTRIBUTE, "binarize": BINARIZE}[name],
+                                default=default,
                                 help=help_text)
         else:
             parser.add_argument(f"--{name}", type=kind, default=default, help=help_text)
@@ -122,6 +128,11 @@ def validate(args, parser):
         validate_semisupervised(args, parser)
         if args.distribute != "none":
             parser.error(f"argument --distribute: not supported with --model {args.model} (one device only)")
+        for name, unset in (("binarize", "none"), ("iw_k", 1), ("quality", False)):
+            if getattr(args, name) != unset:
+                parser.error(f"argument --{name}: not supported with --model {args.model}")
+    if args.iw_k > 1 and args.distribute != "none":
+        parser.error("argument --iw_k: not supported with --distribute mirrored (its train step optimises the ELBO)")
     if args.run_name is not None and (args.run_name in ("", ".", "..") or os.sep in args.run_name):
         parser.error(f"argument --run_name: must be a plain folder name, got {args.run_name!r}")
 
@@ -131,7 +142,8 @@ def saved_run_args(args, given, parser):
     mode = "resume" if args.resume else "restore"
     run_dir = Path(getattr(args, mode))
     # A resumed run must replay the same run; a restored one may only draw its figures differently.
-    allowed = {mode} | ({name for name in FLAGS if name.startswith(FIGURE_PREFIXES)} if mode == "restore" else set())
+    allowed = {mode} | ({name for name in FLAGS if name.startswith(FIGURE_PREFIXES)} | {"quality", "ll_k"}
+                        if mode == "restore" else set())
     if args.resume and args.restore:
         parser.error("arguments --resume and --restore: give one of them, not both")
     if given - allowed:

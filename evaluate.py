@@ -12,6 +12,8 @@ from noise import salt_and_pepper
 TERMS = ("recon", "kl", "loss")
 EVAL_BATCH = 2000
 TEST_SEED_OFFSET = 10_000  # the test set's fixed noise and eps come from seed + this, apart from training's
+TEST_BINARIZE_SEED = 20_151  # one binary test set for every run and seed, so their log-likelihoods compare
+STATIC_SEED_OFFSET = 30_000  # --binarize static: the training set's one draw comes from seed + this
 
 
 @dataclass
@@ -43,11 +45,21 @@ def fixed_test_inputs(cfg, x_test):
     return x_in, eps
 
 
+def binarize(x, seed):
+    """One Bernoulli draw of every pixel with its grey level as probability, float32 0/1."""
+    return (np.random.default_rng(seed).random(x.shape, dtype=np.float32) < x).astype(np.float32)
+
+
 def load_run_data(cfg):
     """Load MNIST, keep the first n_train training images, and draw the fixed test inputs."""
     (train_images, train_labels), (test_images, test_labels) = load_mnist(cfg.get("data_dir") or DATA_DIR)
     x_train, y_train = prepare(train_images[:cfg["n_train"]], train_labels[:cfg["n_train"]])
     x_test, y_test = prepare(test_images, test_labels)
+    mode = cfg.get("binarize", "none")  # runs made before --binarize existed trained on grey levels
+    if mode != "none":
+        x_test = binarize(x_test, TEST_BINARIZE_SEED)
+    if mode == "static":
+        x_train = binarize(x_train, cfg["seed"] + STATIC_SEED_OFFSET)
     return RunData(x_train, y_train, x_test, y_test, *fixed_test_inputs(cfg, x_test))
 
 

@@ -8,6 +8,11 @@ from rundir import create_run_dir, default_run_name, write_json
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.quality and args.model == "cvae":
+        from classifier import default_path
+        if not default_path().exists():  # found out now, not after the training
+            build_parser().error(f"argument --quality: no MNIST classifier at {default_path()}; "
+                                 "make one with 'python classifier.py' (a few minutes on a CPU)")
     if args.restore:
         return restore_main(args)
     if args.resume:
@@ -40,6 +45,9 @@ def main(argv=None):
         print(f"test classification error {metrics['test_error']:.2f}%")
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats after {metrics['epochs']} epochs; "
           f"results in {run_dir}")
+    if cfg["quality"]:
+        from quality import evaluate_run
+        evaluate_run(run_dir, ll_k=cfg["ll_k"])
     return 0
 
 
@@ -52,6 +60,9 @@ def restore_main(args):
     write_json(out_dir / "config.json", cfg)
     metrics = restore(cfg, run_dir, out_dir)
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats (restored, no training); results in {out_dir}")
+    if args.quality:  # measured on the run folder's own model, into its metrics.json
+        from quality import evaluate_run
+        evaluate_run(run_dir, ll_k=args.ll_k)
     return 0
 
 

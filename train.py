@@ -17,6 +17,7 @@ import figures
 from config import SEMISUPERVISED
 from cvae import CVAE
 from evaluate import TERMS, evaluate, load_run_data, make_evaluate
+from likelihood import iwae_loss
 from noise import salt_and_pepper
 from rundir import write_csv, write_json
 from vae import VAE
@@ -43,6 +44,9 @@ def load_trained_model(run_dir):
 
 def batch_inputs(x, step_seed, cfg):
     """What the encoder sees and what the decoder is scored against for one training batch."""
+    if cfg.get("binarize") == "dynamic":
+        # A fresh Bernoulli draw each time an image is used: dynamic binarization (Burda et al. 2015, sec. 5).
+        x = tf.cast(tf.random.stateless_uniform(tf.shape(x), seed=step_seed + 2) < x, x.dtype)
     if cfg["add_noise"]:
         return salt_and_pepper(x, tf.random.stateless_uniform(tf.shape(x), seed=step_seed + 1), cfg["noise_prob"]), x
     return x, x
@@ -69,6 +73,9 @@ def make_train_steps(model, optimizer, x_all, y_all, cfg):
             x_in, x_target, eps = step_inputs(x, step_seed, cfg, model.dim_z)
             with tf.GradientTape() as tape:
                 terms = model.loss_terms(x_in, x_target, y, eps)
+                if cfg.get("iw_k", 1) > 1:  # --iw_k: train on the IWAE bound; recon and kl stay the ELBO's terms
+                    eps_k = tf.random.stateless_normal([cfg["iw_k"], tf.shape(x)[0], model.dim_z], seed=step_seed + 3)
+                    terms = terms | {"loss": iwae_loss(model, x_in, x_target, y, eps_k)}
                 loss = tf.reduce_mean(terms["loss"])
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply(grads, model.trainable_variables)
