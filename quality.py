@@ -16,7 +16,7 @@ from keras import ops
 
 import classifier
 from classifier import CAS_N
-from config import FLAGS
+from config import FLAGS, N_TEST_IMAGES
 from data.mnist import DATA_DIR, N_CLASSES, load_mnist
 from evaluate import load_run_data, prepare
 from likelihood import iw_log_likelihood
@@ -154,6 +154,11 @@ def evaluate_run(run_dir, ll_k=LL_K, cas_n=CAS_N, classifier_path=None, export=N
 
     metrics["quality_seconds"] = round(time.time() - start, 1)
     saved = json.loads((run_dir / "metrics.json").read_text())
+    if len(data.x_test) < N_TEST_IMAGES:
+        # A subset's numbers go under a key of their own: they never replace those measured on all test images.
+        key = f"quality_first_{len(data.x_test)}_test_images"
+        write_json(run_dir / "metrics.json", saved | {key: metrics | {"quality_settings": settings}})
+        return metrics
     # An earlier evaluation's numbers stay (test_nll_k100 beside test_nll_k5000); its settings merge with these.
     metrics["quality_settings"] = saved.get("quality_settings", {}) | settings
     write_json(run_dir / "metrics.json", saved | metrics)

@@ -82,8 +82,10 @@ def test_measure_merges_quality_into_metrics_json(tiny_cvae_run, tmp_path):
     out = run_py("measure.py", str(tiny_cvae_run), "--ll_k", "5", "--cas_n", "100", "--classifier", str(clf_path),
                  "--export", str(tmp_path / "gen.npz"), "--n_test", "1000")
     assert out.returncode == 0, out.stderr
-    after = json.loads((tiny_cvae_run / "metrics.json").read_text())
-    assert {k: after[k] for k in before} == before  # the training's numbers stay
+    saved = json.loads((tiny_cvae_run / "metrics.json").read_text())
+    assert {k: saved[k] for k in before} == before  # the training's numbers stay
+    assert "test_nll_k5" not in saved  # a subset's numbers never stand where full-test-set numbers belong
+    after = saved["quality_first_1000_test_images"]
     from evaluate import evaluate, make_evaluate
     from train import load_trained_model
     cfg, model = load_trained_model(tiny_cvae_run)
