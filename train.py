@@ -107,6 +107,14 @@ def train_epoch(train_steps, n, cfg, epoch, first_step, label):
     return dict(zip(TERMS, sums / n)), step
 
 
+def timed(seconds, key, fn, *args):
+    """fn(*args), adding its wall time to seconds[key]."""
+    start = time.perf_counter()
+    out = fn(*args)
+    seconds[key] += time.perf_counter() - start
+    return out
+
+
 def epoch_line(label, train_terms, test_terms, seconds):
     """The one summary line printed after each epoch."""
     return (f"{label}  train recon {train_terms['recon']:7.2f}  kl {train_terms['kl']:6.2f}  "
@@ -126,23 +134,27 @@ def train_and_evaluate(cfg, run_dir):
     figures.start_figures(cfg, data, run_dir)
 
     num_epochs, step = cfg["num_epochs"], 0
+    seconds_in = dict.fromkeys(("train", "evaluate", "figures"), 0.0)  # where the run's time goes (benchmarks/)
     for epoch in range(1, num_epochs + 1):
         epoch_start = time.time()
         label = f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}"
-        train_terms, step = train_epoch(train_steps, len(data.x_train), cfg, epoch, step, label)
-        test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
+        train_terms, step = timed(seconds_in, "train", train_epoch, train_steps, len(data.x_train), cfg, epoch, step,
+                                  label)
+        test_terms = timed(seconds_in, "evaluate", evaluate, eval_batch, data.x_test_in, data.x_test, data.y_test,
+                           data.eps_test)
         seconds = time.time() - epoch_start
         append_csv_row(run_dir / "metrics.csv", {
             "epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
             **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "seconds": round(seconds, 3)})
         print(epoch_line(label, train_terms, test_terms, seconds), flush=True)
-        figures.epoch_figures(cfg, model, data, run_dir, epoch)
+        timed(seconds_in, "figures", figures.epoch_figures, cfg, model, data, run_dir, epoch)
 
     model.save_weights(run_dir / "model.weights.h5")
     metrics = {"epochs": num_epochs, "n_train": len(data.x_train), "n_test": len(data.x_test),
                **{f"train_{t}": float(v) for t, v in train_terms.items()},
                **{f"test_{t}": float(v) for t, v in test_terms.items()},
                "test_neg_elbo": float(test_terms["loss"]),
+               **{f"{key}_seconds": round(value, 2) for key, value in seconds_in.items()},
                "wall_seconds": round(time.time() - start_time, 2)}
     write_json(run_dir / "metrics.json", metrics)
     return metrics
