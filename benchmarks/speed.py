@@ -33,17 +33,19 @@ MODELS = [(model, dim_z, noise) for model in ("cvae", "vae") for dim_z in (20, 2
 SIZES = {  # what each mode measures; "quick" is the tiny run the test suite makes
     "full": dict(n_train=60000, n_hidden=500, repeats=3, limit_seconds=0.2, limit_tries=3, models=MODELS,
                  hidden=(250, 500, 1000, 2000), batches=(32, 64, 128, 256, 512, 1024), probe_epochs=2,
-                 levers=("baseline", "xla", "onednn_off", "intra_op_1", "inter_op_1"), e2e=["--dim_z", "2"]),
+                 levers=("baseline", "xla", "onednn_off", "intra_op_1", "inter_op_1", "xla_intra_op_1"), e2e=["--dim_z", "2"]),
     "quick": dict(n_train=1000, n_hidden=32, repeats=1, limit_seconds=0.002, limit_tries=1,
                   models=[("cvae", 2, True), ("vae", 20, False)], hidden=(16,), batches=(64,), probe_epochs=1,
                   levers=("baseline",), e2e=["--dim_z", "2", "--n_train", "500", "--num_epochs", "1", "--n_hidden", "16"]),
 }
+SECTIONS = ("training", "levers", "end_to_end", "scaling")
 LEVERS = {  # name: (environment, probe flags); each is compared with "baseline" in alternating child processes
     "baseline": ({}, []),
     "xla": ({}, ["--jit"]),
     "onednn_off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, []),
     "intra_op_1": ({}, ["--intra_op", "1"]),
     "inter_op_1": ({}, ["--inter_op", "1"]),
+    "xla_intra_op_1": ({}, ["--jit", "--intra_op", "1"]),
 }
 
 
@@ -68,10 +70,11 @@ def epoch_runner(cfg, x_train, y_train, jit=False):
         state["terms"], state["step"] = train.train_epoch(steps, len(x_train), cfg, state["epoch"], state["step"], "")
         return time.perf_counter() - start
 
-    if jit:  # XLA compiles once for each shape of index matrix an epoch passes
+    # Tracing and graph optimisation happen on the first call, whatever its size: a call of zero steps does them
+    # without training. XLA compiles once for each shape of index matrix, so it needs a whole epoch.
+    steps(np.zeros((0, cfg["batch_size"]), np.int32), np.int64(0))
+    if jit:
         run_epoch()
-    else:  # tracing and graph optimisation happen on the first call, whatever its size
-        steps(train.epoch_batches(len(x_train), cfg["batch_size"], cfg["seed"], 0)[0][:2], np.int64(0))
     run_epoch.state = state
     return run_epoch
 
@@ -125,20 +128,27 @@ def scaling_table(size, limits):
     return rows
 
 
-def run_child(args, env=None, timeout=1800):
-    """Run a Python child; return (stdout, wall seconds, peak resident MB of the child, exit status)."""
-    start = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                env=os.environ | (env or {}))
-        _, status, usage = os.wait4(proc.pid, 0)  # the rusage of this one child: its own peak memory
-        proc.returncode = os.waitstatus_to_exitcode(status)
+# Runs the command and prints its exit status and peak memory. A small launcher, because a child's ru_maxrss
+# starts from its parent's resident size at fork, and this benchmark process holds many models and copies of MNIST.
+LAUNCHER = """import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+open(sys.argv[1], "w").write(json.dumps([os.waitstatus_to_exitcode(status), usage.ru_maxrss]))
+"""
+
+
+def run_child(args, env=None):
+    """Run a Python child; return (its output, wall seconds, its peak resident memory in MB)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "rusage.json"
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", LAUNCHER, str(result), sys.executable, *args], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ | (env or {}))
         wall = time.perf_counter() - start
-        out.seek(0)
-        text = out.read()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{args} failed with status {proc.returncode}:\n{text[-3000:]}")
-    return text, wall, usage.ru_maxrss / 1024, proc.returncode
+        status, maxrss_kb = json.loads(result.read_text()) if result.exists() else (proc.returncode, 0)
+    if status != 0:
+        raise RuntimeError(f"{args} failed with status {status}:\n{proc.stdout[-3000:]}")
+    return proc.stdout, wall, maxrss_kb / 1024
 
 
 def probe_json(text):
@@ -153,7 +163,7 @@ def levers_table(size, mode):
     for _ in range(size["repeats"]):
         for name in size["levers"]:
             env, flags = LEVERS[name]
-            text, _, _, _ = run_child([__file__, "--probe", "--mode", mode, "--start", repr(time.time()), *flags],
+            text, _, _ = run_child([__file__, "--probe", "--mode", mode, "--start", repr(time.time()), *flags],
                                       env=env)
             result = probe_json(text)
             if name == "baseline":
@@ -171,7 +181,7 @@ def end_to_end(size):
     """Wall time, peak memory and the time split of a real `python run_main.py` run, and start-up to step one."""
     with tempfile.TemporaryDirectory() as tmp:
         argv = ["run_main.py", *size["e2e"], "--results_path", tmp, "--run_name", "bench"]
-        _, wall, peak_mb, _ = run_child(argv)
+        _, wall, peak_mb = run_child(argv)
         metrics = json.loads((Path(tmp) / "bench" / "metrics.json").read_text())
     return {"command": "python " + " ".join(argv[:1] + size["e2e"]), "wall_seconds": wall, "peak_memory_mb": peak_mb,
             "train_seconds": metrics["train_seconds"], "evaluate_seconds": metrics["evaluate_seconds"],
@@ -208,47 +218,57 @@ def probe(args):
     data = load_run_data(cfg)
     stages["data"] = time.time() - args.start
     run = epoch_runner(cfg, data.x_train, data.y_train, jit=args.jit)
-    stages["first_step"] = time.time() - args.start  # model built, graph traced, two steps run
+    stages["first_step"] = time.time() - args.start  # model built, step traced and optimised (with XLA: an epoch run)
+    if not args.jit:
+        run()  # untimed, like XLA's compiling epoch, so every lever's loss is read after the same steps
     seconds = [run() for _ in range(size["probe_epochs"])]
     print(json.dumps({"epoch_seconds": seconds, "train_loss": float(run.state["terms"]["loss"]), "startup": stages}))
 
 
 def markdown(report):
-    """The report as Markdown tables."""
+    """The report as Markdown tables (the sections measured so far)."""
     lines = [f"# Speed benchmark ({report['mode']})", "",
              f"{report['machine']}; load average {report['load_before']} before, {report['load_after']} after; "
              f"{report['total_seconds']:.0f} s in all.", "",
              "Limit = the epoch's matmul flops (forward and backward, from the layer sizes) at the fp32 throughput "
-             f"measured on each matmul shape in this run (best of {report['limit_tries']}). Epoch times are medians of "
-             f"{report['repeats']} interleaved rounds.", "",
-             "## Training, batch 128", "",
-             "| model | dim_z | add_noise | epoch s | images/s | GFLOP/epoch | limit s | ratio |", "|---|---|---|---|---|---|---|---|"]
-    for r in report["training"]:
-        lines.append(f"| {r['model']} | {r['dim_z']} | {r['add_noise']} | {r['epoch_seconds']:.2f} | "
-                     f"{r['images_per_second']:.0f} | {r['gflop_per_epoch']:.1f} | {r['limit_seconds']:.2f} | "
-                     f"{r['ratio_to_limit']:.2f} |")
-    lines += ["", "## Scaling (cvae, dim_z 20)", "",
-              "| n_hidden | batch | epoch s | images/s | GFLOP/epoch | limit s | ratio |", "|---|---|---|---|---|---|---|"]
-    for r in report["scaling"]:
-        lines.append(f"| {r['n_hidden']} | {r['batch_size']} | {r['epoch_seconds']:.2f} | {r['images_per_second']:.0f} | "
-                     f"{r['gflop_per_epoch']:.1f} | {r['limit_seconds']:.2f} | {r['ratio_to_limit']:.2f} |")
-    lines += ["", "## Levers (cvae, dim_z 20; alternating child processes)", "",
-              "| lever | epoch s | speed-up | train loss, last epoch |", "|---|---|---|---|"]
-    for r in report["levers"]:
-        lines.append(f"| {r['lever']} | {r['epoch_seconds']:.2f} | {r['speedup_vs_baseline']:.2f} | "
-                     f"{r['train_loss_last_epoch']:.2f} |")
-    b = report["bf16"]
-    lines += ["", f"bf16 matmul {b['shape']}: {b['gflops_per_second']['bfloat16']:.0f} GFLOP/s against fp32 "
-              f"{b['gflops_per_second']['float32']:.0f} GFLOP/s ({b['bf16_speedup']:.2f}x).", ""]
-    e, s = report["end_to_end"], report["startup_to_first_step"]
-    lines += ["## End to end", "", f"`{e['command']}`", "", "| measure | value |", "|---|---|",
-              f"| wall time | {e['wall_seconds']:.1f} s |", f"| training | {e['train_seconds']:.1f} s |",
-              f"| evaluation | {e['evaluate_seconds']:.1f} s |", f"| figures | {e['figures_seconds']:.1f} s |",
-              f"| peak memory (max RSS) | {e['peak_memory_mb']:.0f} MB |",
-              f"| start-up to first training step ({report['mode']} size) | {s['first_step']:.1f} s (imports "
-              f"{s['imports']:.1f}, data {s['data'] - s['imports']:.1f}, model and first steps "
-              f"{s['first_step'] - s['data']:.1f}) |",
-              f"| test negative ELBO | {e['test_neg_elbo']:.2f} |", ""]
+             f"measured on each matmul shape in this run (best of {report['limit_tries']}). Epoch times are medians "
+             f"of {report['repeats']} interleaved rounds.", ""]
+    if "training" in report:
+        lines += ["## Training, batch 128", "",
+                  "| model | dim_z | add_noise | epoch s | images/s | GFLOP/epoch | limit s | ratio |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in report["training"]:
+            lines.append(f"| {r['model']} | {r['dim_z']} | {r['add_noise']} | {r['epoch_seconds']:.2f} | "
+                         f"{r['images_per_second']:.0f} | {r['gflop_per_epoch']:.1f} | {r['limit_seconds']:.2f} | "
+                         f"{r['ratio_to_limit']:.2f} |")
+        lines.append("")
+    if "levers" in report:
+        lines += ["## Levers (cvae, dim_z 20; alternating child processes)", "",
+                  "| lever | epoch s | speed-up | train loss, last epoch |", "|---|---|---|---|"]
+        for r in report["levers"]:
+            lines.append(f"| {r['lever']} | {r['epoch_seconds']:.2f} | {r['speedup_vs_baseline']:.2f} | "
+                         f"{r['train_loss_last_epoch']:.2f} |")
+        b, s = report["bf16"], report["startup_to_first_step"]
+        lines += ["", f"bf16 matmul {b['shape']}: {b['gflops_per_second']['bfloat16']:.0f} GFLOP/s against fp32 "
+                  f"{b['gflops_per_second']['float32']:.0f} GFLOP/s ({b['bf16_speedup']:.2f}x).", "",
+                  f"Start-up to the first training step ({report['mode']} size, baseline probes): "
+                  f"{s['first_step']:.1f} s (imports {s['imports']:.1f}, data {s['data'] - s['imports']:.1f}, "
+                  f"model and tracing {s['first_step'] - s['data']:.1f}).", ""]
+    if "end_to_end" in report:
+        e = report["end_to_end"]
+        lines += ["## End to end", "", f"`{e['command']}`", "", "| measure | value |", "|---|---|",
+                  f"| wall time | {e['wall_seconds']:.1f} s |", f"| training | {e['train_seconds']:.1f} s |",
+                  f"| evaluation | {e['evaluate_seconds']:.1f} s |", f"| figures | {e['figures_seconds']:.1f} s |",
+                  f"| peak memory (max RSS) | {e['peak_memory_mb']:.0f} MB |",
+                  f"| test negative ELBO | {e['test_neg_elbo']:.2f} |", ""]
+    if "scaling" in report:
+        lines += ["## Scaling (cvae, dim_z 20)", "",
+                  "| n_hidden | batch | epoch s | images/s | GFLOP/epoch | limit s | ratio |", "|---|---|---|---|---|---|---|"]
+        for r in report["scaling"]:
+            lines.append(f"| {r['n_hidden']} | {r['batch_size']} | {r['epoch_seconds']:.2f} | "
+                         f"{r['images_per_second']:.0f} | {r['gflop_per_epoch']:.1f} | {r['limit_seconds']:.2f} | "
+                         f"{r['ratio_to_limit']:.2f} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -257,6 +277,8 @@ def main(argv=None):
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="folder for speed.json and speed.md")
     parser.add_argument("--quick", action="store_true", help="a tiny run in seconds (what the test suite runs)")
     parser.add_argument("--repeats", type=int, help="timed rounds of each comparison (default: 3, quick: 1)")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="what to measure (default: all, in this order)")
     parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="full", help=argparse.SUPPRESS)
     parser.add_argument("--jit", action="store_true", help=argparse.SUPPRESS)
@@ -280,22 +302,24 @@ def main(argv=None):
     def step(name):
         print(f"[{time.perf_counter() - start:6.0f}s] {name}", file=sys.stderr, flush=True)
 
-    report = {"mode": mode, "repeats": size["repeats"], "limit_tries": size["limit_tries"], "machine": f"{os.cpu_count()} CPUs, TensorFlow {tf.__version__}, Keras {keras.__version__}"}
-    step("training epochs")
-    report["training"] = training_table(size, limits)
-    step("scaling")
-    report["scaling"] = scaling_table(size, limits)
-    step("levers")
-    report["levers"], report["startup_to_first_step"] = levers_table(size, mode)
-    report["bf16"] = bf16_matmul(size)
-    step("end to end")
-    report["end_to_end"] = end_to_end(size)
-    report["limit_matmuls"] = [{"m": m, "k": k, "n": n, "seconds": s, "gflops_per_second": 2 * m * k * n / s / 1e9}
-                               for (m, k, n), s in sorted(cache.items())]
-    report.update(load_before=[round(x, 2) for x in load_before], load_after=[round(x, 2) for x in os.getloadavg()],
-                  total_seconds=time.perf_counter() - start)
-    (out / "speed.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "speed.md").write_text(markdown(report))
+    report = {"mode": mode, "repeats": size["repeats"], "limit_tries": size["limit_tries"], "machine":
+              f"{os.cpu_count()} CPUs, TensorFlow {tf.__version__}, Keras {keras.__version__}"}
+    sections = {"training": lambda: training_table(size, limits), "scaling": lambda: scaling_table(size, limits),
+                "levers": lambda: levers_table(size, mode), "end_to_end": lambda: end_to_end(size)}
+    for name in args.sections:
+        step(name)
+        if name == "levers":
+            report["levers"], report["startup_to_first_step"] = sections[name]()
+            report["bf16"] = bf16_matmul(size)
+        else:
+            report[name] = sections[name]()
+        # Written after each section, so a run stopped early keeps what it measured.
+        report["limit_matmuls"] = [{"m": m, "k": k, "n": n, "seconds": t, "gflops_per_second": 2 * m * k * n / t / 1e9}
+                                   for (m, k, n), t in sorted(cache.items())]
+        report.update(load_before=[round(x, 2) for x in load_before],
+                      load_after=[round(x, 2) for x in os.getloadavg()], total_seconds=time.perf_counter() - start)
+        (out / "speed.json").write_text(json.dumps(report, indent=2) + "\n")
+        (out / "speed.md").write_text(markdown(report))
     step(f"wrote {out / 'speed.json'} and {out / 'speed.md'}")
     return 0
 
