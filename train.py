@@ -171,7 +171,8 @@ def train_and_evaluate(cfg, run_dir, on_epoch=None):
         train_steps = make_train_steps(model, optimizer, data.x_train, data.y_train, cfg)
     eval_batch = make_evaluate(model)
     position = checkpoint.load(run_dir, model, optimizer) or checkpoint.Position()
-    figure_time = Stopwatch()  # figures must not dominate a run's time: metrics.json reports their share
+    # Where the run's time goes, reported in metrics.json: figures must not dominate it (benchmarks/ read these).
+    train_time, evaluate_time, figure_time = Stopwatch(), Stopwatch(), Stopwatch()
     if position.epoch == 1 and position.calls_done == 0:
         with figure_time:
             figures.start_figures(cfg, data, run_dir)
@@ -185,12 +186,15 @@ def train_and_evaluate(cfg, run_dir, on_epoch=None):
         while position.epoch <= num_epochs:
             epoch, epoch_start = position.epoch, time.time() - position.epoch_seconds
             label = f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}"
-            if not train_epoch(train_steps, len(data.x_train), cfg, position, label, stop):
+            with train_time:
+                finished = train_epoch(train_steps, len(data.x_train), cfg, position, label, stop)
+            if not finished:
                 position.epoch_seconds = time.time() - epoch_start
                 save(position)
                 raise KeyboardInterrupt
             train_terms = dict(zip(TERMS, np.array(position.sums) / len(data.x_train)))
-            test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
+            with evaluate_time:
+                test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
             seconds = time.time() - epoch_start
             row = {"epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
                    **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "seconds": round(seconds, 3)}
@@ -212,7 +216,8 @@ def train_and_evaluate(cfg, run_dir, on_epoch=None):
     with figure_time:
         figures.final_figures(cfg, model, data, run_dir)
     metrics = {"epochs": num_epochs, "n_train": len(data.x_train), "n_test": len(data.x_test), **position.final,
-               "test_neg_elbo": position.final["test_loss"], "figure_seconds": round(figure_time.seconds, 2),
+               "test_neg_elbo": position.final["test_loss"], "train_seconds": round(train_time.seconds, 2),
+               "evaluate_seconds": round(evaluate_time.seconds, 2), "figure_seconds": round(figure_time.seconds, 2),
                "wall_seconds": round(wall_before + time.time() - start_time, 2)}
     write_json(run_dir / "metrics.json", metrics)
     figures.write_index(cfg, run_dir)  # last: the page shows metrics.json

@@ -1,0 +1,41 @@
+"""The speed benchmark: its flop count, and a tiny run that writes the whole report."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.limit import epoch_flops, step_matmuls
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_epoch_flops_match_a_hand_count():
+    # CVAE, dim_z 20, 500 hidden units: encoder 794-500-500-40, decoder 30-500-500-784.
+    macs = 794 * 500 + 500 * 500 + 500 * 40 + 30 * 500 + 500 * 500 + 500 * 784
+    per_image = 3 * 2 * macs - 2 * 794 * 500  # forward + two gradients, but no gradient for the data
+    assert epoch_flops("cvae", 20, 500, 128, 60000) == per_image * 60000 == 429_000_000_000
+    # The leftover batch counts with its own size: 1000 = 7 * 128 + 104.
+    assert epoch_flops("vae", 2, 64, 128, 1000) == epoch_flops("vae", 2, 64, 1, 1) * 1000
+    assert len(step_matmuls("vae", 2, 64, 128)) == 6 * 3 - 1
+
+
+def test_quick_benchmark_writes_json_and_markdown(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speed.py"), "--quick", "--out", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads((tmp_path / "speed.json").read_text())
+    assert report["mode"] == "quick"
+    for row in report["training"] + report["scaling"]:
+        assert row["epoch_seconds"] > 0 and row["limit_seconds"] > 0 and row["gflop_per_epoch"] > 0
+        assert abs(row["ratio_to_limit"] - row["epoch_seconds"] / row["limit_seconds"]) < 1e-9
+    assert {(r["model"], r["dim_z"], r["add_noise"]) for r in report["training"]} == {("cvae", 2, True), ("vae", 20, False)}
+    assert [r["lever"] for r in report["levers"]] == ["baseline"] and report["levers"][0]["speedup_vs_baseline"] == 1
+    e2e = report["end_to_end"]
+    assert e2e["peak_memory_mb"] > 100  # TensorFlow alone takes more; a bogus (zero) rusage would fail
+    assert e2e["wall_seconds"] > e2e["in_process_seconds"] >= e2e["train_seconds"] + e2e["evaluate_seconds"] > 0
+    stages = report["startup_to_first_step"]
+    assert 0 < stages["imports"] <= stages["data"] <= stages["first_step"]
+    assert all(m["gflops_per_second"] > 0 for m in report["limit_matmuls"])
+    text = (tmp_path / "speed.md").read_text()
+    for heading in ("## Training, batch 128", "## Scaling", "## Levers", "## End to end"):
+        assert heading in text
