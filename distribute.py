@@ -20,11 +20,15 @@ def make_mirrored_train_steps(strategy, model, optimizer, x_all, y_all, cfg):
     x_all, y_all = tf.constant(x_all), tf.constant(y_all)
     n_replicas = strategy.num_replicas_in_sync
 
+    # One device runs its steps under XLA, whose stateless random draws differ from TensorFlow's kernels':
+    # drawing through XLA here too gives the replicas exactly the noise one device sees.
+    draw_inputs = tf.function(lambda x, step_seed: step_inputs(x, step_seed, cfg, model.dim_z), jit_compile=True)
+
     def replica_step(batch_idx, step_seed):
         x, y = tf.gather(x_all, batch_idx), tf.gather(y_all, batch_idx)
         # Each replica draws the whole batch's noise from the step's seed and keeps its own rows, so the
         # replicas together see exactly the inputs one device sees.
-        x_in, x_target, eps = step_inputs(x, step_seed, cfg, model.dim_z)
+        x_in, x_target, eps = draw_inputs(x, step_seed)
         n, replica = tf.shape(batch_idx)[0], tf.distribute.get_replica_context().replica_id_in_sync_group
         lo, hi = n * replica // n_replicas, n * (replica + 1) // n_replicas
         with tf.GradientTape() as tape:
