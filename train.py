@@ -22,6 +22,9 @@ from noise import salt_and_pepper
 from rundir import write_csv, write_json
 from vae import VAE
 
+# Under XLA on this CPU, stateless draws with the default algorithm cost 17 ms per 128x784 batch, Philox
+# 0.6 ms and ThreeFry 0.08 ms: the default made an --add_noise epoch 5x slower than one without noise.
+RNG = "threefry"
 STEPS_PER_CALL = 50  # training steps run inside one compiled call; the progress bar updates between calls
 
 
@@ -43,18 +46,19 @@ def load_trained_model(run_dir):
 
 
 def batch_inputs(x, step_seed, cfg):
-    """What the encoder sees and what the decoder is scored against for one training batch."""
+    """What the encoder sees and what the decoder is scored against for one training batch (runs under XLA)."""
     if cfg.get("binarize") == "dynamic":
         # A fresh Bernoulli draw each time an image is used: dynamic binarization (Burda et al. 2015, sec. 5).
-        x = tf.cast(tf.random.stateless_uniform(tf.shape(x), seed=step_seed + 2) < x, x.dtype)
+        x = tf.cast(tf.random.stateless_uniform(tf.shape(x), seed=step_seed + 2, alg=RNG) < x, x.dtype)
     if cfg["add_noise"]:
-        return salt_and_pepper(x, tf.random.stateless_uniform(tf.shape(x), seed=step_seed + 1), cfg["noise_prob"]), x
+        uniform = tf.random.stateless_uniform(tf.shape(x), seed=step_seed + 1, alg=RNG)
+        return salt_and_pepper(x, uniform, cfg["noise_prob"]), x
     return x, x
 
 
 def step_inputs(x, step_seed, cfg, dim_z):
     """Encoder input, loss target and sampling noise of one training batch, drawn from the step's seed."""
-    eps = tf.random.stateless_normal([tf.shape(x)[0], dim_z], seed=step_seed)
+    eps = tf.random.stateless_normal([tf.shape(x)[0], dim_z], seed=step_seed, alg=RNG)
     return *batch_inputs(x, step_seed, cfg), eps
 
 
@@ -77,7 +81,8 @@ def make_train_steps(model, optimizer, x_all, y_all, cfg):
             with tf.GradientTape() as tape:
                 terms = model.loss_terms(x_in, x_target, y, eps)
                 if cfg.get("iw_k", 1) > 1:  # --iw_k: train on the IWAE bound; recon and kl stay the ELBO's terms
-                    eps_k = tf.random.stateless_normal([cfg["iw_k"], tf.shape(x)[0], model.dim_z], seed=step_seed + 3)
+                    shape = [cfg["iw_k"], tf.shape(x)[0], model.dim_z]
+                    eps_k = tf.random.stateless_normal(shape, seed=step_seed + 3, alg=RNG)
                     terms = terms | {"loss": iwae_loss(model, x_in, x_target, y, eps_k)}
                 loss = tf.reduce_mean(terms["loss"])
             grads = tape.gradient(loss, model.trainable_variables)

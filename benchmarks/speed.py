@@ -34,7 +34,7 @@ MODELS = [(model, dim_z, noise) for model in ("cvae", "vae") for dim_z in (20, 2
 SIZES = {  # what each mode measures; "quick" is the tiny run the test suite makes
     "full": dict(n_train=60000, n_hidden=500, repeats=3, limit_seconds=0.2, limit_tries=3, models=MODELS,
                  hidden=(250, 500, 1000, 2000), batches=(32, 64, 128, 256, 512, 1024), probe_epochs=2,
-                 levers=("baseline", "xla", "onednn_off", "intra_op_1", "inter_op_1"), e2e=["--dim_z", "2"]),
+                 levers=("baseline", "no_xla", "onednn_off", "intra_op_1", "inter_op_1"), e2e=["--dim_z", "2"]),
     "quick": dict(n_train=1000, n_hidden=32, repeats=1, limit_seconds=0.002, limit_tries=1,
                   models=[("cvae", 2, True), ("vae", 20, False)], hidden=(16,), batches=(64,), probe_epochs=1,
                   levers=("baseline",), e2e=["--dim_z", "2", "--n_train", "500", "--num_epochs", "1", "--n_hidden", "16"]),

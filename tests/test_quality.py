@@ -35,7 +35,13 @@ def test_binarized_test_set_is_one_fixed_draw_and_static_binarizes_training_once
     assert set(np.unique(st0.x_train)) == {0.0, 1.0} and not np.array_equal(st0.x_train, st1.x_train)
 
 
+def compiled_batch_inputs(x, seed, cfg):
+    """batch_inputs as training runs it: inside an XLA-compiled step (its ThreeFry draws need XLA)."""
+    return tf.function(lambda x, seed: batch_inputs(x, seed, cfg), jit_compile=True)(x, seed)
+
+
 def test_dynamic_binarization_draws_anew_each_step():
+    batch_inputs = compiled_batch_inputs
     x = tf.constant(load_run_data(CFG).x_train[:64])
     cfg = CFG | {"binarize": "dynamic"}
     seed = tf.constant([0, 7], tf.int64)
