@@ -34,7 +34,7 @@ MODELS = [(model, dim_z, noise) for model in ("cvae", "vae") for dim_z in (20, 2
 SIZES = {  # what each mode measures; "quick" is the tiny run the test suite makes
     "full": dict(n_train=60000, n_hidden=500, repeats=3, limit_seconds=0.2, limit_tries=3, models=MODELS,
                  hidden=(250, 500, 1000, 2000), batches=(32, 64, 128, 256, 512, 1024), probe_epochs=2,
-                 levers=("baseline", "no_xla", "onednn_off", "intra_op_1", "inter_op_1"), e2e=["--dim_z", "2"]),
+                 levers=("baseline", "onednn_off", "intra_op_1", "inter_op_1"), e2e=["--dim_z", "2"]),
     "quick": dict(n_train=1000, n_hidden=32, repeats=1, limit_seconds=0.002, limit_tries=1,
                   models=[("cvae", 2, True), ("vae", 20, False)], hidden=(16,), batches=(64,), probe_epochs=1,
                   levers=("baseline",), e2e=["--dim_z", "2", "--n_train", "500", "--num_epochs", "1", "--n_hidden", "16"]),
@@ -42,7 +42,6 @@ SIZES = {  # what each mode measures; "quick" is the tiny run the test suite mak
 SECTIONS = ("training", "levers", "end_to_end", "scaling")
 LEVERS = {  # name: (environment, probe flags); each is compared with "baseline" in alternating child processes
     "baseline": ({}, []),
-    "no_xla": ({}, ["--no_xla"]),  # training steps are XLA-compiled by default (train.make_train_steps)
     "onednn_off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, []),
     "intra_op_1": ({}, ["--intra_op", "1"]),
     "inter_op_1": ({}, ["--inter_op", "1"]),
@@ -55,13 +54,11 @@ def make_cfg(size, **overrides):
     return vars(config.parse_args(args)) | overrides
 
 
-def epoch_runner(cfg, x_train, y_train, xla=True):
+def epoch_runner(cfg, x_train, y_train):
     """A function that trains one more epoch and returns its wall seconds; traced and warmed up already."""
     keras.utils.set_random_seed(cfg["seed"])
     model = train.build_model(cfg)
     steps = train.make_train_steps(model, keras.optimizers.Adam(cfg["learn_rate"]), x_train, y_train, cfg)
-    if not xla:
-        steps = tf.function(steps.python_function, input_signature=steps.input_signature, jit_compile=False)
     state = {"position": checkpoint.Position(), "terms": None}
 
     def run_epoch():
@@ -73,10 +70,7 @@ def epoch_runner(cfg, x_train, y_train, xla=True):
         state["position"] = position.next_epoch()
         return seconds
 
-    if xla:  # XLA compiles once for each shape of index matrix (and rejects zero rows), so it needs an epoch
-        run_epoch()
-    else:  # tracing and graph optimisation happen on the first call: a call of zero steps does them, training nothing
-        steps(np.zeros((0, cfg["batch_size"]), np.int32), np.int64(0))
+    run_epoch()  # XLA compiles once for each shape of index matrix (and rejects zero rows): an untimed epoch
     run_epoch.state = state
     return run_epoch
 
@@ -219,10 +213,8 @@ def probe(args):
     cfg = make_cfg(size)
     data = load_run_data(cfg)
     stages["data"] = time.time() - args.start
-    run = epoch_runner(cfg, data.x_train, data.y_train, xla=not args.no_xla)
+    run = epoch_runner(cfg, data.x_train, data.y_train)
     stages["first_step"] = time.time() - args.start  # model built, step traced and optimised (with XLA: an epoch run)
-    if args.no_xla:
-        run()  # untimed, like XLA's compiling epoch, so every lever's loss is read after the same steps
     seconds = [run() for _ in range(size["probe_epochs"])]
     print(json.dumps({"epoch_seconds": seconds, "train_loss": float(run.state["terms"]["loss"]), "startup": stages}))
 
@@ -283,7 +275,6 @@ def main(argv=None):
                         help="what to measure (default: all, in this order)")
     parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="full", help=argparse.SUPPRESS)
-    parser.add_argument("--no_xla", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--intra_op", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--inter_op", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--start", type=float, help=argparse.SUPPRESS)
