@@ -67,12 +67,18 @@ def reference(parallel_pair):
     return run_dir, rows(run_dir), json.loads((run_dir / "metrics.json").read_text())
 
 
+def signal_after_first_checkpoint(tmp_path, name, signum):
+    """Start a tiny run named name and send it signum once its first checkpoint exists; the process and its folder."""
+    proc = start(*TINY, "--results_path", str(tmp_path), "--run_name", name)
+    run_dir = tmp_path / name
+    assert wait_for(run_dir / "checkpoint.npz", proc), "the run ended before its first checkpoint"
+    proc.send_signal(signum)
+    return proc, run_dir
+
+
 def test_resume_after_sigkill_matches_an_uninterrupted_run(parallel_pair, tmp_path):
     ref_dir, ref_rows, ref_metrics = reference(parallel_pair)
-    proc = start(*TINY, "--results_path", str(tmp_path), "--run_name", "killed")
-    run_dir = tmp_path / "killed"
-    assert wait_for(run_dir / "checkpoint.npz", proc), "the run ended before its first checkpoint"
-    proc.send_signal(signal.SIGKILL)
+    proc, run_dir = signal_after_first_checkpoint(tmp_path, "killed", signal.SIGKILL)
     proc.communicate()
     assert not (run_dir / "metrics.json").exists(), "the kill came after the run had finished"
     kept = rows(run_dir)
@@ -89,10 +95,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(parallel_pair, tmp_pa
 
 def test_ctrl_c_saves_a_checkpoint_and_exits_130(parallel_pair, tmp_path):
     _, ref_rows, _ = reference(parallel_pair)
-    proc = start(*TINY, "--results_path", str(tmp_path), "--run_name", "stopped")
-    run_dir = tmp_path / "stopped"
-    assert wait_for(run_dir / "checkpoint.npz", proc), "the run ended before its first checkpoint"
-    proc.send_signal(signal.SIGINT)
+    proc, run_dir = signal_after_first_checkpoint(tmp_path, "stopped", signal.SIGINT)
     rc, out, err = finish(proc)
     assert rc == 130, err
     assert f"--resume {run_dir}" in err and "Traceback" not in err
