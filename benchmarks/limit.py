@@ -40,13 +40,17 @@ def epoch_flops(model, dim_z, n_hidden, batch, n_train):
     return n_full * step(batch) + step(rest)
 
 
-def matmul_seconds(m, k, n, min_seconds=0.2, tries=3):
-    """Wall seconds of one fp32 [m, k] @ [k, n] matmul, the best of `tries` timings of a loop of dependent matmuls."""
+def matmul_seconds(m, k, n, min_seconds=0.2, tries=3, jit=False):
+    """Wall seconds of one fp32 [m, k] @ [k, n] matmul, the best of `tries` timings of a loop of dependent matmuls.
+
+    jit=False times TensorFlow's own matmul kernel (oneDNN on this CPU), the limit; jit=True the kernel XLA
+    emits, which the training step runs (benchmarks/speed.py's breakdown compares the two).
+    """
     a = tf.random.stateless_normal([m, k], seed=[0, 1])
     b = tf.random.stateless_normal([k, n], seed=[0, 2])
     scale_a = m * k <= k * n  # scale the smaller operand: the dependency costs at most 1/128 of the matmul
 
-    @tf.function
+    @tf.function(jit_compile=jit)
     def loop(iters):
         # Each product feeds a scale factor of exactly 1.0 (in fp32) into the next, so no matmul can be skipped,
         # merged with another or hoisted out of the loop.

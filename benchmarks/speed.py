@@ -31,21 +31,29 @@ import train  # noqa: E402
 from evaluate import load_run_data  # noqa: E402
 
 MODELS = [(model, dim_z, noise) for model in ("cvae", "vae") for dim_z in (20, 2) for noise in (False, True)]
-SIZES = {  # what each mode measures; "quick" is the tiny run the test suite makes
-    "full": dict(n_train=60000, n_hidden=500, repeats=3, limit_seconds=0.2, limit_tries=3, models=MODELS,
-                 hidden=(250, 500, 1000, 2000), batches=(32, 64, 128, 256, 512, 1024), probe_epochs=2,
-                 levers=("baseline", "onednn_off", "intra_op_1", "inter_op_1"), e2e=["--dim_z", "2"]),
-    "quick": dict(n_train=1000, n_hidden=32, repeats=1, limit_seconds=0.002, limit_tries=1,
-                  models=[("cvae", 2, True), ("vae", 20, False)], hidden=(16,), batches=(64,), probe_epochs=1,
-                  levers=("baseline",), e2e=["--dim_z", "2", "--n_train", "500", "--num_epochs", "1", "--n_hidden", "16"]),
-}
-SECTIONS = ("training", "levers", "end_to_end", "scaling")
 LEVERS = {  # name: (environment, probe flags); each is compared with "baseline" in alternating child processes
     "baseline": ({}, []),
     "onednn_off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, []),
     "intra_op_1": ({}, ["--intra_op", "1"]),
     "inter_op_1": ({}, ["--inter_op", "1"]),
+    # XLA's CPU backend can hand its matmuls to oneDNN or XNNPACK instead of its own Eigen kernels
+    "xla_onednn": ({"XLA_FLAGS": "--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_custom_call=true"}, []),
+    "xla_xnnpack": ({"XLA_FLAGS": "--xla_cpu_use_xnnpack=true --xla_cpu_experimental_xnn_fusion_type=dot"}, []),
+    # Keras's own loop: model.fit, XLA, 50 steps per call (as ours), its tf.data input pipeline
+    "keras_fit_spe50": ({}, ["--keras_fit"]),
+    # Keras's mixed_bfloat16 policy: bf16 matmuls and activations, fp32 weights, Adam and loss
+    "mixed_bf16": ({}, ["--bf16"]),
 }
+
+SIZES = {  # what each mode measures; "quick" is the tiny run the test suite makes
+    "full": dict(n_train=60000, n_hidden=500, repeats=3, limit_seconds=0.2, limit_tries=3, models=MODELS,
+                 hidden=(250, 500, 1000, 2000), batches=(32, 64, 128, 256, 512, 1024), probe_epochs=2,
+                 levers=tuple(LEVERS), e2e=["--dim_z", "2"]),
+    "quick": dict(n_train=1000, n_hidden=32, repeats=1, limit_seconds=0.002, limit_tries=1,
+                  models=[("cvae", 2, True), ("vae", 20, False)], hidden=(16,), batches=(64,), probe_epochs=1,
+                  levers=("baseline",), e2e=["--dim_z", "2", "--n_train", "500", "--num_epochs", "1", "--n_hidden", "16"]),
+}
+SECTIONS = ("training", "breakdown", "levers", "end_to_end", "scaling")
 
 
 def make_cfg(size, **overrides):
@@ -54,11 +62,23 @@ def make_cfg(size, **overrides):
     return vars(config.parse_args(args)) | overrides
 
 
-def epoch_runner(cfg, x_train, y_train):
+class NoUpdate:
+    """An optimizer stand-in that leaves the weights alone: it adds each gradient's sum to a variable, so XLA
+    still computes the whole backward pass (the breakdown's step without the parameter update)."""
+
+    def __init__(self):
+        self.sink = tf.Variable(0.0)
+
+    def apply(self, grads, variables):
+        self.sink.assign_add(tf.add_n([tf.reduce_sum(g) for g in grads]))
+
+
+def epoch_runner(cfg, x_train, y_train, optimizer=None):
     """A function that trains one more epoch and returns its wall seconds; traced and warmed up already."""
     keras.utils.set_random_seed(cfg["seed"])
     model = train.build_model(cfg)
-    steps = train.make_train_steps(model, keras.optimizers.Adam(cfg["learn_rate"]), x_train, y_train, cfg)
+    optimizer = optimizer or keras.optimizers.Adam(cfg["learn_rate"])
+    steps = train.make_train_steps(model, optimizer, x_train, y_train, cfg)
     state = {"position": checkpoint.Position(), "terms": None}
 
     def run_epoch():
@@ -71,6 +91,48 @@ def epoch_runner(cfg, x_train, y_train):
         return seconds
 
     run_epoch()  # XLA compiles once for each shape of index matrix (and rejects zero rows): an untimed epoch
+    run_epoch.state = state
+    return run_epoch
+
+
+def fit_epoch_runner(cfg, x_train, y_train):
+    """epoch_runner's contract on Keras's model.fit with steps_per_execution, for the keras_fit lever."""
+    keras.utils.set_random_seed(cfg["seed"])
+    model = train.build_model(cfg)
+
+    class Trainer(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+            self.mean_loss = keras.metrics.Mean(name="neg_elbo")  # the epoch's mean, as our loop reports
+
+        @property
+        def metrics(self):
+            return [self.mean_loss]
+
+        def train_step(self, data):
+            x, y = data
+            seed = tf.stack([tf.constant(cfg["seed"], tf.int64), tf.cast(self.optimizer.iterations, tf.int64)])
+            x_in, x_target, eps = train.step_inputs(x, seed, cfg, model.dim_z)
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(model.loss_terms(x_in, x_target, y, eps)["loss"])
+            self.optimizer.apply(tape.gradient(loss, self.trainable_variables), self.trainable_variables)
+            self.mean_loss.update_state(loss)
+            return {"neg_elbo": self.mean_loss.result()}
+
+    trainer = Trainer()
+    trainer.compile(optimizer=keras.optimizers.Adam(cfg["learn_rate"]), jit_compile=True,
+                    steps_per_execution=train.STEPS_PER_CALL)
+    state = {"terms": None}
+
+    def run_epoch():
+        start = time.perf_counter()
+        history = trainer.fit(x_train, y_train, batch_size=cfg["batch_size"], epochs=1, shuffle=True, verbose=0)
+        seconds = time.perf_counter() - start
+        state["terms"] = {"loss": history.history["neg_elbo"][-1]}
+        return seconds
+
+    run_epoch()
     run_epoch.state = state
     return run_epoch
 
@@ -104,6 +166,33 @@ def training_table(size, limits):
                      "gflop_per_epoch": flops / 1e9, "limit_seconds": limit_s, "ratio_to_limit": seconds / limit_s,
                      "train_loss_last_epoch": float(runners[(model, dim_z, noise)].state["terms"]["loss"])})
     return rows
+
+
+def breakdown(size, limits):
+    """Where the default CVAE's training step spends its time beyond the limit, in ms per step (batch 128).
+
+    The whole step, the step without the Adam update, and the step's matmuls alone as XLA compiles them
+    (jit) and as TensorFlow runs them (the limit); the differences are the update, the rest of the forward
+    and backward pass (activations, loss, sampling, gathers), and XLA's matmul kernels against oneDNN's.
+    """
+    cfg = make_cfg(size)
+    data = load_run_data(cfg)
+    steps_per_epoch = -(-cfg["n_train"] // cfg["batch_size"])
+    runners = {"step": epoch_runner(cfg, data.x_train, data.y_train),
+               "step_without_update": epoch_runner(cfg, data.x_train, data.y_train, NoUpdate())}
+    medians, samples = interleaved(runners, size["repeats"])
+    ms = {name: 1e3 * seconds / steps_per_epoch for name, seconds in medians.items()}
+    shapes = [(m, k, n) for m, k, n, _ in limit.step_matmuls(cfg["model"], cfg["dim_z"], cfg["n_hidden"],
+                                                             cfg["batch_size"])]
+    ms["matmuls_xla"] = 1e3 * sum(limit.matmul_seconds(*shape, size["limit_seconds"], size["limit_tries"], jit=True)
+                                  for shape in shapes)
+    limits(cfg["model"], cfg["dim_z"], cfg["n_hidden"], cfg["batch_size"], cfg["n_train"])  # fills the cache
+    ms["matmuls_limit"] = 1e3 * sum(limits.cache[shape] for shape in shapes)
+    parts = {"adam_update": ms["step"] - ms["step_without_update"],
+             "other_forward_backward": ms["step_without_update"] - ms["matmuls_xla"],
+             "xla_matmul_over_limit": ms["matmuls_xla"] - ms["matmuls_limit"], "limit": ms["matmuls_limit"]}
+    return {"ms_per_step": ms, "parts_ms": parts, "samples_seconds": samples,
+            "parts_share_of_limit": {k: v / ms["matmuls_limit"] for k, v in parts.items()}}
 
 
 def scaling_table(size, limits):
@@ -209,11 +298,13 @@ def probe(args):
     if args.intra_op or args.inter_op:
         tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
         tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
+    if args.bf16:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     size = SIZES[args.mode]
     cfg = make_cfg(size)
     data = load_run_data(cfg)
     stages["data"] = time.time() - args.start
-    run = epoch_runner(cfg, data.x_train, data.y_train)
+    run = (fit_epoch_runner if args.keras_fit else epoch_runner)(cfg, data.x_train, data.y_train)
     stages["first_step"] = time.time() - args.start  # model built, step traced and optimised (with XLA: an epoch run)
     seconds = [run() for _ in range(size["probe_epochs"])]
     print(json.dumps({"epoch_seconds": seconds, "train_loss": float(run.state["terms"]["loss"]), "startup": stages}))
@@ -236,6 +327,19 @@ def markdown(report):
                          f"{r['images_per_second']:.0f} | {r['gflop_per_epoch']:.1f} | {r['limit_seconds']:.2f} | "
                          f"{r['ratio_to_limit']:.2f} |")
         lines.append("")
+    if "breakdown" in report:
+        b = report["breakdown"]
+        ms, parts, share = b["ms_per_step"], b["parts_ms"], b["parts_share_of_limit"]
+        lines += ["## Where a training step's time goes (cvae, dim_z 20, batch 128)", "",
+                  "| part | ms per step | share of the limit |", "|---|---|---|",
+                  f"| the limit: the step's matmuls, TensorFlow's (oneDNN) kernels | {parts['limit']:.3f} | 1.00 |",
+                  f"| the same matmuls as XLA compiles them, over the limit | {parts['xla_matmul_over_limit']:.3f} | "
+                  f"{share['xla_matmul_over_limit']:.2f} |",
+                  f"| the rest of forward and backward (activations, loss, sampling, gathers) | "
+                  f"{parts['other_forward_backward']:.3f} | {share['other_forward_backward']:.2f} |",
+                  f"| the Adam update of the weights | {parts['adam_update']:.3f} | {share['adam_update']:.2f} |",
+                  f"| **the whole step** (medians of the interleaved epochs) | **{ms['step']:.3f}** | "
+                  f"**{ms['step'] / ms['matmuls_limit']:.2f}** |", ""]
     if "levers" in report:
         lines += ["## Levers (cvae, dim_z 20; alternating child processes)", "",
                   "| lever | epoch s | speed-up | train loss, last epoch |", "|---|---|---|---|"]
@@ -278,6 +382,8 @@ def main(argv=None):
     parser.add_argument("--intra_op", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--inter_op", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--start", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--keras_fit", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe:
         return probe(args)
@@ -291,6 +397,7 @@ def main(argv=None):
 
     def limits(*shape):
         return limit.epoch_limit(*shape, cache=cache, min_seconds=size["limit_seconds"], tries=size["limit_tries"])
+    limits.cache = cache
 
     def step(name):
         print(f"[{time.perf_counter() - start:6.0f}s] {name}", file=sys.stderr, flush=True)
@@ -298,7 +405,7 @@ def main(argv=None):
     report = {"mode": mode, "repeats": size["repeats"], "limit_tries": size["limit_tries"], "machine":
               f"{os.cpu_count()} CPUs, TensorFlow {tf.__version__}, Keras {keras.__version__}"}
     sections = {"training": lambda: training_table(size, limits), "scaling": lambda: scaling_table(size, limits),
-                "levers": lambda: levers_table(size, mode), "end_to_end": lambda: end_to_end(size)}
+                "levers": lambda: levers_table(size, mode), "breakdown": lambda: breakdown(size, limits), "end_to_end": lambda: end_to_end(size)}
     for name in args.sections:
         step(name)
         if name == "levers":

@@ -30,6 +30,10 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path):
         assert abs(row["ratio_to_limit"] - row["epoch_seconds"] / row["limit_seconds"]) < 1e-9
     assert {(r["model"], r["dim_z"], r["add_noise"]) for r in report["training"]} == {("cvae", 2, True), ("vae", 20, False)}
     assert [r["lever"] for r in report["levers"]] == ["baseline"] and report["levers"][0]["speedup_vs_baseline"] == 1
+    steps = report["breakdown"]["ms_per_step"]
+    assert all(steps[k] > 0 for k in ("step", "step_without_update", "matmuls_xla", "matmuls_limit"))
+    parts = report["breakdown"]["parts_ms"]  # the parts add up to the whole step
+    assert abs(sum(parts.values()) - steps["step"]) < 1e-9
     e2e = report["end_to_end"]
     assert e2e["peak_memory_mb"] > 100  # TensorFlow alone takes more; a bogus (zero) rusage would fail
     assert e2e["wall_seconds"] > e2e["in_process_seconds"] >= e2e["train_seconds"] + e2e["evaluate_seconds"] > 0
@@ -37,5 +41,6 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path):
     assert 0 < stages["imports"] <= stages["data"] <= stages["first_step"]
     assert all(m["gflops_per_second"] > 0 for m in report["limit_matmuls"])
     text = (tmp_path / "speed.md").read_text()
-    for heading in ("## Training, batch 128", "## Scaling", "## Levers", "## End to end"):
+    for heading in ("## Training, batch 128", "## Where a training step's time goes", "## Scaling", "## Levers",
+                    "## End to end"):
         assert heading in text

@@ -34,13 +34,13 @@ class VAE(keras.Model):
 
     def encode(self, x, y=None):
         """q(z|x) (or q(z|x,y)): mean and positive standard deviation."""
-        out = self.encoder(self._with_label(x, y))
+        out = ops.cast(self.encoder(self._with_label(x, y)), "float32")  # fp32 even under a bf16 dtype policy
         z_mean, raw_std = out[:, :self.dim_z], out[:, self.dim_z:]
         return z_mean, ops.softplus(raw_std) + MIN_STD
 
     def decode(self, z, y=None):
         """p(x|z) (or p(x|y,z)): Bernoulli logits of the 784 pixels."""
-        return self.decoder(self._with_label(z, y))
+        return ops.cast(self.decoder(self._with_label(z, y)), "float32")
 
     def call(self, x, y=None):
         """Deterministic reconstruction logits, decoding the posterior mean."""
