@@ -16,6 +16,7 @@ FLAGS = {
     "dim_z": (int, 20, "dimension of the latent vector z"),
     "n_hidden": (int, 500, "hidden units in each of the two MLP layers of encoder and decoder"),
     "learn_rate": (float, 1e-3, "learning rate of the Adam optimizer"),
+    "lr_decay": (float, 1.0, "the learning rate falls exponentially, step by step, from --learn_rate to lr_decay * learn_rate at the end of --num_epochs; 1: constant"),
     "num_epochs": (int, 20, "number of passes over the training images"),
     "batch_size": (int, 128, "images per training step"),
     "add_noise": ("bool", False, "train a denoiser: the encoder sees salt-and-pepper noisy images, the loss targets the clean ones"),
@@ -110,6 +111,8 @@ def validate(args, parser):
     for name in POSITIVE:
         if getattr(args, name) <= 0:
             parser.error(f"argument --{name}: must be positive, got {getattr(args, name)}")
+    if not 0.0 < args.lr_decay <= 1.0:
+        parser.error(f"argument --lr_decay: must lie in (0, 1], got {args.lr_decay}")
     if not 0.0 <= args.noise_prob <= 1.0:
         parser.error(f"argument --noise_prob: must lie in [0, 1], got {args.noise_prob}")
     if args.PMLR_n_samples > N_TEST_IMAGES:

@@ -37,6 +37,15 @@ def build_model(cfg):
     return cls(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"])
 
 
+def make_optimizer(cfg, steps_per_epoch):
+    """Adam at --learn_rate, decaying exponentially to lr_decay * learn_rate over the run's steps (--lr_decay)."""
+    rate = cfg["learn_rate"]
+    if cfg.get("lr_decay", 1.0) != 1.0:
+        rate = keras.optimizers.schedules.ExponentialDecay(rate, decay_steps=cfg["num_epochs"] * steps_per_epoch,
+                                                           decay_rate=cfg["lr_decay"])
+    return keras.optimizers.Adam(learning_rate=rate)
+
+
 def load_trained_model(run_dir):
     """The config and the trained model of a finished run folder (config.json and model.weights.h5)."""
     cfg = json.loads((Path(run_dir) / "config.json").read_text())
@@ -171,7 +180,7 @@ def train_and_evaluate(cfg, run_dir, on_epoch=None):
     strategy = distribute.make_strategy(cfg.get("distribute", "none"))
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = build_model(cfg)
-        optimizer = keras.optimizers.Adam(learning_rate=cfg["learn_rate"])
+        optimizer = make_optimizer(cfg, -(-len(data.x_train) // cfg["batch_size"]))
         optimizer.build(model.trainable_variables)  # its variables must exist before a checkpoint loads into them
     if strategy:
         train_steps = distribute.make_mirrored_train_steps(strategy, model, optimizer, data.x_train, data.y_train, cfg)

@@ -35,7 +35,7 @@ def test_original_defaults():
 BAD = [
     ["--dim_z", "0"], ["--dim_z", "-3"], ["--n_hidden", "0"], ["--learn_rate", "0"], ["--learn_rate", "-1e-3"],
     ["--num_epochs", "0"], ["--batch_size", "0"], ["--PRR_resize_factor", "0"], ["--PMLR_z_range", "-1"],
-    ["--PMLR", "True"], ["--PARR", "--model", "vae"], ["--PRR_every", "-1"], ["--interp_n_steps", "1"], ["--PMLR_n_samples", "10001"], ["--model", "gan"], ["--PMLR", "maybe"], ["--noise_prob", "1.5"],
+    ["--PMLR", "True"], ["--PARR", "--model", "vae"], ["--PRR_every", "-1"], ["--interp_n_steps", "1"], ["--PMLR_n_samples", "10001"], ["--model", "gan"], ["--PMLR", "maybe"], ["--noise_prob", "1.5"], ["--lr_decay", "0"], ["--lr_decay", "1.5"],
     ["--n_train", "0"], ["--n_train", "70000"], ["--dim_z", "two"], ["--run_name", "a/b"], ["--no_such_flag"],
 ]
 
