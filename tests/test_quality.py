@@ -103,6 +103,8 @@ def test_measure_merges_quality_into_metrics_json(tiny_cvae_run, tmp_path):
     for p in (0.1, 0.3, 0.5):
         assert after[f"median_psnr_{p}"] > after[f"noisy_psnr_{p}"] or p == 0.5
     assert after["median_psnr_0.1"] > after["median_psnr_0.3"] > after["median_psnr_0.5"]
+    for p in (0.1, 0.3, 0.5):  # switching keeps the grey pixels, which the noise cannot have made, untouched
+        assert after[f"switch_median_psnr_{p}"] > after[f"median_psnr_{p}"]
     assert after["quality_settings"] | {"classifier": None} == {
         "binarize": "none", "seed": 0, "n_test": 1000, "ll_k": 5, "classifier": None, "per_label": 1000, "cas_n": 100,
         "cas_epochs": 5, "denoise_levels": [0.1, 0.3, 0.5]}
@@ -146,3 +148,10 @@ def test_run_main_quality_measures_a_vae_after_training(tmp_path):
         assert refused.returncode == 2 and "not supported" in refused.stderr
     bad = run_py("run_main.py", "--binarize", "sometimes")
     assert bad.returncode == 2 and "--binarize" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_switched_keeps_grey_pixels_and_restores_only_zeros_and_ones():
+    from quality import switched
+    noisy = np.array([[0.0, 1.0, 0.5, 0.01, 0.99]])
+    restored = np.full_like(noisy, 0.3)
+    np.testing.assert_array_equal(switched(restored, noisy), [[0.3, 0.3, 0.5, 0.01, 0.99]])
