@@ -34,9 +34,11 @@ def negative_elbo(x, logits, z_mean, z_std):
 # Semi-supervised bounds of Kingma et al. 2014 (model M2). Sign convention: like negative_elbo, every function
 # returns the NEGATIVE of the paper's bound, a per-example loss in nats to minimise: -L(x,y), -U(x).
 
-def gaussian_nll(x, mean, std):
-    """-log N(x; mean, std^2) per example, summed over dimensions (the M2 likelihood on M1's latents)."""
-    return ops.sum(0.5 * ops.square((x - mean) / std) + ops.log(std) + 0.5 * math.log(2 * math.pi), axis=-1)
+def gaussian_nll(x, mean, std, weights=None):
+    """-log N(x; mean, std^2) per example, summed over dimensions (the M2 likelihood on M1's latents); weights
+    (one per dimension, 0 or 1) leave dimensions out of the sum."""
+    per_dim = 0.5 * ops.square((x - mean) / std) + ops.log(std) + 0.5 * math.log(2 * math.pi)
+    return ops.sum(per_dim if weights is None else per_dim * weights, axis=-1)
 
 
 def negative_labelled_bound(x_nll, kl, n_classes):

@@ -14,9 +14,10 @@ from evaluate import EVAL_BATCH, evaluate, load_run_data, make_evaluate
 from losses import classification_nll, semi_supervised_loss
 from m2 import M1M2, M2
 from rundir import append_csv_row, create_run_dir, write_json
-from train import STEPS_PER_CALL, Progress, epoch_batches, train_and_evaluate
+from train import RNG, STEPS_PER_CALL, Progress, epoch_batches, make_optimizer, train_and_evaluate
 
 SEMI_TERMS = ("neg_L", "neg_U", "class_nll", "loss")  # batch means: -L(x,y), -U(x), -log q(y|x), -J^alpha/N
+ACTIVE_STD = 0.1  # M1+M2: a unit of M1 is active when its latent mean's std across training images exceeds this
 
 
 def build_model(cfg):
@@ -48,21 +49,30 @@ def labelled_batches(n_labeled, batch_size, n_steps, seed, epoch):
     return order[:n_steps * batch_size].astype(np.int32).reshape(n_steps, batch_size)
 
 
-def make_semi_train_steps(model, optimizer, x_lab, y_lab, x_unl, cfg):
-    """A compiled function running one step per row of the index matrices; returns the summed SEMI_TERMS."""
+def make_semi_train_steps(model, optimizer, x_lab, y_lab, x_unl, cfg, draw=None):
+    """A compiled function running one step per row of the index matrices; returns the summed SEMI_TERMS.
+
+    draw(rows, seed) turns gathered rows of x into the batch M2 sees (M1+M2: a sample of z1 from M1's posterior,
+    whose mean and std the rows hold); by default the rows themselves.
+    """
     x_lab, y_lab, x_unl = tf.constant(x_lab), tf.constant(y_lab), tf.constant(x_unl)
     n_labeled, n_unlabeled = int(x_lab.shape[0]), int(x_unl.shape[0])
     alpha = cfg["alpha"] * (n_labeled + n_unlabeled)  # the paper's alpha = 0.1 N
+    draw = draw or (lambda rows, seed: rows)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2 + [tf.TensorSpec([], tf.int64)])
+    # XLA and ThreeFry draws, as train.make_train_steps: each step is one fused program
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2 + [tf.TensorSpec([], tf.int64)],
+                 jit_compile=True)
     def train_steps(lab_index, unl_index, first_step):
         sums = tf.zeros([len(SEMI_TERMS)])
         for i in tf.range(tf.shape(unl_index)[0]):
-            xl, yl, xu = tf.gather(x_lab, lab_index[i]), tf.gather(y_lab, lab_index[i]), tf.gather(x_unl, unl_index[i])
             step = first_step + tf.cast(i, tf.int64)
             seed = tf.constant(cfg["seed"], tf.int64)
-            eps_l = tf.random.stateless_normal([tf.shape(xl)[0], model.dim_z], seed=tf.stack([seed, step]))
-            eps_u = tf.random.stateless_normal([tf.shape(xu)[0], model.dim_z], seed=tf.stack([seed + 1, step]))
+            xl = draw(tf.gather(x_lab, lab_index[i]), tf.stack([seed + 2, step]))
+            xu = draw(tf.gather(x_unl, unl_index[i]), tf.stack([seed + 3, step]))
+            yl = tf.gather(y_lab, lab_index[i])
+            eps_l = tf.random.stateless_normal([tf.shape(xl)[0], model.dim_z], seed=tf.stack([seed, step]), alg=RNG)
+            eps_u = tf.random.stateless_normal([tf.shape(xu)[0], model.dim_z], seed=tf.stack([seed + 1, step]), alg=RNG)
             with tf.GradientTape() as tape:
                 neg_l = model.loss_terms(xl, xl, yl, eps_l)["loss"]
                 neg_u = model.unlabelled_loss(xu, eps_u)
@@ -74,6 +84,29 @@ def make_semi_train_steps(model, optimizer, x_lab, y_lab, x_unl, cfg):
         return sums
 
     return train_steps
+
+
+def m1_posterior(m1, x):
+    """M1's posterior q(z1|x) of the images x: means and standard deviations, [N, m1_dim_z] each."""
+    parts = [m1.encode(x[s:s + EVAL_BATCH]) for s in range(0, len(x), EVAL_BATCH)]
+    return (np.concatenate([keras.ops.convert_to_numpy(p[0]) for p in parts]),
+            np.concatenate([keras.ops.convert_to_numpy(p[1]) for p in parts]))
+
+
+def active_units(z_mean):
+    """M1's active units, as the authors' code picks them: latent means whose std across images exceeds 0.1."""
+    return (np.std(z_mean, axis=0) > ACTIVE_STD).astype(np.float32)
+
+
+def z1_sampler(mask):
+    """draw() for M1+M2: rows hold [mean, std] of q(z1|x); a fresh z1 every step, inactive units zeroed."""
+    mask = tf.constant(mask)
+    d = int(mask.shape[0])
+
+    def draw(rows, seed):
+        eps = tf.random.stateless_normal(tf.shape(rows[:, :d]), seed=seed, alg=RNG)
+        return (rows[:, :d] + rows[:, d:] * eps) * mask
+    return draw
 
 
 def train_semi_epoch(train_steps, n_labeled, n_unlabeled, cfg, epoch, first_step, label):
@@ -131,15 +164,21 @@ def train_semisupervised(cfg, run_dir, on_epoch=None):
     unl_idx = np.setdiff1d(np.arange(len(data.x_train)), lab_idx)
     np.savetxt(run_dir / "labelled_indices.txt", lab_idx, fmt="%d")
     model = build_model(cfg)
+    extra, draw = {}, None
     if cfg["model"] == "m1m2":
         train_m1(cfg, model.m1, run_dir)
-        features = np.concatenate([keras.ops.convert_to_numpy(model.features(data.x_train[s:s + EVAL_BATCH]))
-                                   for s in range(0, len(data.x_train), EVAL_BATCH)])
-        m2 = model.m2
+        z_mean, z_std = m1_posterior(model.m1, data.x_train)
+        mask = active_units(z_mean)
+        model.m2.x_mask.assign(mask)
+        extra["m1_active_units"] = int(mask.sum())
+        print(f"M1: {extra['m1_active_units']} of {len(mask)} latent units active (latent mean's std across "
+              f"images > {ACTIVE_STD}); M2 models those, with z1 drawn from q(z1|x) at every step", flush=True)
+        features, draw, m2 = np.concatenate([z_mean, z_std], axis=1), z1_sampler(mask), model.m2
     else:
         features, m2 = data.x_train, model
-    optimizer = keras.optimizers.Adam(learning_rate=cfg["learn_rate"])
-    train_steps = make_semi_train_steps(m2, optimizer, features[lab_idx], data.y_train[lab_idx], features[unl_idx], cfg)
+    optimizer = make_optimizer(cfg, len(unl_idx) // cfg["batch_size"])
+    train_steps = make_semi_train_steps(m2, optimizer, features[lab_idx], data.y_train[lab_idx], features[unl_idx],
+                                        cfg, draw)
     eval_batch, test_error = make_evaluate(model), make_test_error(model)
     figures.start_figures(cfg, data, run_dir)
 
@@ -163,7 +202,7 @@ def train_semisupervised(cfg, run_dir, on_epoch=None):
     model.save_weights(run_dir / "model.weights.h5")
     figures.final_figures(cfg, model, data, run_dir)
     metrics = {"epochs": num_epochs, "n_train": len(data.x_train), "n_test": len(data.x_test),
-               "n_labeled": len(lab_idx), "n_unlabeled": len(unl_idx),
+               "n_labeled": len(lab_idx), "n_unlabeled": len(unl_idx), **extra,
                **{f"train_{t}": float(v) for t, v in train_terms.items()},
                **{f"test_{t}": float(v) for t, v in test_terms.items()},
                "test_neg_elbo": float(test_terms["loss"]), "test_error": error,

@@ -23,6 +23,9 @@ class M2(keras.Model):
         self.encoder.build((None, dim_x + N_CLASSES))
         self.decoder.build((None, dim_z + N_CLASSES))
         self.classifier.build((None, dim_x))
+        if gaussian_x:
+            # Which dimensions of x the likelihood counts (M1+M2: M1's active units); saved with the weights.
+            self.x_mask = self.add_weight(shape=(dim_x,), initializer="ones", trainable=False, name="x_mask")
         self.built = True
 
     def classify(self, x):
@@ -46,7 +49,7 @@ class M2(keras.Model):
     def x_nll(self, x, out):
         """-log p(x|y,z) per example from the decoder's output."""
         if self.gaussian_x:
-            return gaussian_nll(x, out[:, :self.dim_x], ops.softplus(out[:, self.dim_x:]) + MIN_STD)
+            return gaussian_nll(x, out[:, :self.dim_x], ops.softplus(out[:, self.dim_x:]) + MIN_STD, self.x_mask)
         return bernoulli_nll(x, out)
 
     def call(self, x, y=None):
@@ -76,7 +79,12 @@ class M2(keras.Model):
 
 
 class M1M2(keras.Model):
-    """M1+M2: a VAE (M1) whose latent means x1 are the data of a Gaussian M2; images in, images out."""
+    """M1+M2: a VAE (M1) whose latents z1 are the data of a Gaussian M2; images in, images out.
+
+    As in the authors' code, only M1's active units count (m2.x_mask, set after M1 is trained: the latent
+    means that vary across images); the others are held at 0, their prior mean. Training draws z1 from
+    q(z1|x) at every step (semisup.py); features() and the test error use its mean.
+    """
 
     n_classes = N_CLASSES
 
@@ -88,8 +96,8 @@ class M1M2(keras.Model):
         self.built = True
 
     def features(self, x):
-        """M1's latent means of the images x: the data M2 models."""
-        return self.m1.encode(x)[0]
+        """M1's latent means of the images x, inactive units zeroed: what M2 classifies and encodes."""
+        return self.m1.encode(x)[0] * self.m2.x_mask
 
     def classify(self, x):
         return self.m2.classify(self.features(x))
@@ -100,7 +108,7 @@ class M1M2(keras.Model):
 
     def decode(self, z, y):
         """Bernoulli logits of the image: M1 decodes the mean of M2's p(z1|y,z2)."""
-        return self.m1.decode(self.m2.decode(z, y)[:, :self.m1_dim_z])
+        return self.m1.decode(self.m2.decode(z, y)[:, :self.m1_dim_z] * self.m2.x_mask)
 
     def call(self, x, y=None):
         y = self.m2.predict_label(self.features(x)) if y is None else y

@@ -165,3 +165,28 @@ def test_smoke_run_reports_test_error_and_reloads(tmp_path, model):
     cfg, reloaded = load_trained_model(run_dir)
     data = load_run_data(cfg)
     assert make_test_error(reloaded)(data.x_test, data.y_test) == pytest.approx(metrics["test_error"])
+
+
+def test_m1m2_counts_only_m1s_active_units():
+    from semisup import active_units, z1_sampler
+    z_mean = np.zeros((50, 4), np.float32)
+    z_mean[:, 1] = np.linspace(-1, 1, 50)  # only unit 1 varies across images
+    z_mean[:, 3] = np.linspace(0, 0.2, 50)  # std 0.06: inactive
+    mask = active_units(z_mean)
+    np.testing.assert_array_equal(mask, [0, 1, 0, 0])
+    model = M1M2(dim_z=2, n_hidden=8, m1_dim_z=4)
+    model.m2.x_mask.assign(mask)
+    x = np.random.default_rng(3).uniform(size=(3, 784)).astype(np.float32)
+    features = np_(model.features(x))
+    np.testing.assert_array_equal(features[:, [0, 2, 3]], 0)
+    np.testing.assert_allclose(features[:, 1], np_(model.m1.encode(x)[0])[:, 1], rtol=1e-6)
+    # The likelihood leaves the inactive units out: changing them changes nothing.
+    mean, std = np.float32([[0.0, 0.5, 9.0, 9.0]]), np.float32([[1.0, 2.0, 0.01, 0.01]])
+    z = np.float32([[5.0, 0.3, -9.0, 1.0]])
+    np.testing.assert_allclose(np_(gaussian_nll(z, mean, std, mask)), [-norm.logpdf(0.3, 0.5, 2.0)], rtol=1e-5)
+    # Training draws z1 ~ q(z1|x) from rows holding [mean, std]; inactive units stay 0.
+    rows = np.concatenate([np.tile(mean, (2000, 1)), np.tile(np.float32([[1.0, 0.1, 1.0, 1.0]]), (2000, 1))], 1)
+    import tensorflow as tf
+    draws = np_(tf.function(z1_sampler(mask), jit_compile=True)(tf.constant(rows), tf.constant([0, 1], tf.int64)))
+    np.testing.assert_array_equal(draws[:, [0, 2, 3]], 0)
+    assert abs(draws[:, 1].mean() - 0.5) < 0.01 and abs(draws[:, 1].std() - 0.1) < 0.01
