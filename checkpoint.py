@@ -63,20 +63,33 @@ def load(run_dir, model, optimizer):
         return Position(**json.loads(str(f["position"])))
 
 
+class Stopped(KeyboardInterrupt):
+    """Training stopped at a signal's request after saving a checkpoint; signum says which signal."""
+
+    def __init__(self, signum=signal.SIGINT):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and kill / a scheduler ending a job
+
+
 @contextlib.contextmanager
 def ctrl_c_requests():
-    """Within the block, Ctrl-C only sets a flag the loop polls (yields the poll); a second Ctrl-C interrupts at once."""
-    pressed = []
+    """Within the block, Ctrl-C or SIGTERM only records a request the loop polls: it yields a function returning
+    the signal number (0 while none came). A second Ctrl-C interrupts at once."""
+    received = []
     if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread only
-        yield lambda: False
+        yield lambda: 0
         return
 
     def handler(signum, frame):
-        pressed.append(signum)
+        received.append(signum)
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
     try:
-        yield lambda: bool(pressed)
+        yield lambda: received[0] if received else 0
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, h in previous.items():
+            signal.signal(s, h)

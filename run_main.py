@@ -1,4 +1,5 @@
 """Train a VAE or CVAE on MNIST: parse and check the flags, make the run folder, then train and evaluate."""
+import signal
 import sys
 from pathlib import Path
 
@@ -37,10 +38,10 @@ def main(argv=None):
     except MNISTError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stopped:  # checkpoint.Stopped after Ctrl-C or SIGTERM; a second Ctrl-C at once
         print(f"\ninterrupted; the last checkpoint is in {run_dir}; continue with: "
               f"python run_main.py --resume {run_dir}", file=sys.stderr)
-        return 130
+        return 128 + getattr(stopped, "signum", signal.SIGINT)  # the shell's convention: 130 Ctrl-C, 143 SIGTERM
     if "test_error" in metrics:
         print(f"test classification error {metrics['test_error']:.2f}%")
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats after {metrics['epochs']} epochs; "

@@ -169,7 +169,7 @@ def train_and_evaluate(cfg, run_dir, on_epoch=None):
     """Train the model cfg describes, evaluate on the test set each epoch, write everything into run_dir.
 
     Each epoch ends with a checkpoint; a run_dir that holds one is continued from it. on_epoch(row), if given,
-    gets each epoch's metrics.csv row. Ctrl-C saves a checkpoint, then raises KeyboardInterrupt.
+    gets each epoch's metrics.csv row. Ctrl-C or SIGTERM saves a checkpoint, then raises checkpoint.Stopped.
     """
     if cfg["model"] in SEMISUPERVISED:
         import semisup  # imported here: semisup imports this module
@@ -208,7 +208,7 @@ def train_and_evaluate(cfg, run_dir, on_epoch=None):
             if not finished:
                 position.epoch_seconds = time.time() - epoch_start
                 save(position)
-                raise KeyboardInterrupt
+                raise checkpoint.Stopped(stop())
             train_terms = dict(zip(TERMS, np.array(position.sums) / len(data.x_train)))
             with evaluate_time:
                 test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
@@ -227,7 +227,7 @@ def train_and_evaluate(cfg, run_dir, on_epoch=None):
             if on_epoch:
                 on_epoch(row)
             if stop():
-                raise KeyboardInterrupt
+                raise checkpoint.Stopped(stop())
 
     model.save_weights(run_dir / "model.weights.h5")
     with figure_time:

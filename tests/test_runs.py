@@ -93,11 +93,12 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(parallel_pair, tmp_pa
     assert not list(run_dir.glob(".*.tmp"))
 
 
-def test_ctrl_c_saves_a_checkpoint_and_exits_130(parallel_pair, tmp_path):
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_saves_a_checkpoint_and_exits_128_plus_the_signal(parallel_pair, tmp_path, signum, status):
     _, ref_rows, _ = reference(parallel_pair)
-    proc, run_dir = signal_after_first_checkpoint(tmp_path, "stopped", signal.SIGINT)
+    proc, run_dir = signal_after_first_checkpoint(tmp_path, "stopped", signum)
     rc, out, err = finish(proc)
-    assert rc == 130, err
+    assert rc == status, err
     assert f"--resume {run_dir}" in err and "Traceback" not in err
     assert not (run_dir / "metrics.json").exists()
     with __import__("numpy").load(run_dir / "checkpoint.npz") as f:
@@ -118,7 +119,7 @@ def test_stop_inside_an_epoch_checkpoints_its_position_and_resumes_exactly(paral
 
     @contextlib.contextmanager
     def ctrl_c_after_five_polls():  # polls 1-3 precede epoch 1's calls, 4 ends it, 5 and 6 precede epoch 2's calls
-        yield lambda: polls.append(1) or len(polls) >= 6
+        yield lambda: polls.append(1) or (signal.SIGINT if len(polls) >= 6 else 0)
 
     monkeypatch.setattr(checkpoint, "ctrl_c_requests", ctrl_c_after_five_polls)
     cfg = vars(config.parse_args(TINY + ["--results_path", str(tmp_path)])) | {"run_dir": str(tmp_path)}
