@@ -159,8 +159,6 @@ def saved_run_args(args, given, parser):
     if mode == "restore" and not (run_dir / "model.weights.h5").is_file():
         parser.error(f"argument --restore: {run_dir} has no model.weights.h5 (an unfinished run: --resume it first)")
     saved = json.loads((run_dir / "config.json").read_text())
-    if mode == "resume" and saved.get("model") in SEMISUPERVISED:
-        parser.error(f"argument --resume: --model {saved['model']} runs keep no checkpoints yet; start the run again")
     merged = {name: default for name, (_, default, _) in FLAGS.items()} | {k: v for k, v in saved.items() if k in FLAGS}
     return argparse.Namespace(**merged | {name: getattr(args, name) for name in given} | {mode: str(run_dir)})
 

@@ -8,12 +8,13 @@ import tf_setup  # noqa: F401  (quiet TensorFlow import)
 import keras
 import tensorflow as tf
 
+import checkpoint
 import figures
 from data.mnist import N_CLASSES
 from evaluate import EVAL_BATCH, evaluate, load_run_data, make_evaluate
 from losses import classification_nll, semi_supervised_loss
 from m2 import M1M2, M2
-from rundir import append_csv_row, create_run_dir, write_json
+from rundir import create_run_dir, write_csv, write_json
 from train import RNG, STEPS_PER_CALL, Progress, epoch_batches, make_optimizer, train_and_evaluate
 
 SEMI_TERMS = ("neg_L", "neg_U", "class_nll", "loss")  # batch means: -L(x,y), -U(x), -log q(y|x), -J^alpha/N
@@ -109,18 +110,24 @@ def z1_sampler(mask):
     return draw
 
 
-def train_semi_epoch(train_steps, n_labeled, n_unlabeled, cfg, epoch, first_step, label):
-    """One pass over the unlabelled images (dropping the last partial batch); returns mean SEMI_TERMS, next step."""
-    unl, _ = epoch_batches(n_unlabeled, cfg["batch_size"], cfg["seed"], epoch)
-    lab = labelled_batches(n_labeled, min(n_labeled, cfg["batch_size"]), len(unl), cfg["seed"], epoch)
+def train_semi_epoch(train_steps, n_labeled, n_unlabeled, cfg, position, label, stop=lambda: 0):
+    """The rest of epoch position.epoch, one pass over the unlabelled images (dropping the last partial batch),
+    updating position as train.train_epoch does; False if stop() ended it early."""
+    unl, _ = epoch_batches(n_unlabeled, cfg["batch_size"], cfg["seed"], position.epoch)
+    lab = labelled_batches(n_labeled, min(n_labeled, cfg["batch_size"]), len(unl), cfg["seed"], position.epoch)
+    starts = range(0, len(unl), STEPS_PER_CALL)
     progress = Progress(len(unl), label)
-    sums, step = np.zeros(len(SEMI_TERMS)), first_step
-    for start in range(0, len(unl), STEPS_PER_CALL):
-        sums += train_steps(lab[start:start + STEPS_PER_CALL], unl[start:start + STEPS_PER_CALL], np.int64(step)).numpy()
-        step = first_step + min(start + STEPS_PER_CALL, len(unl))
-        progress.update(step - first_step, sums[-1] / (step - first_step))
+    sums = np.array(position.sums)
+    for k in range(position.calls_done, len(starts)):
+        if stop():
+            progress.close()
+            return False
+        start, end = starts[k], min(starts[k] + STEPS_PER_CALL, len(unl))
+        sums += train_steps(lab[start:end], unl[start:end], np.int64(position.step)).numpy()
+        position.step, position.calls_done, position.sums = position.step + end - start, k + 1, sums.tolist()
+        progress.update(end, sums[-1] / end)
     progress.close()
-    return dict(zip(SEMI_TERMS, sums / len(unl))), step
+    return True
 
 
 def make_test_error(model):
@@ -135,12 +142,14 @@ def make_test_error(model):
 
 
 def train_m1(cfg, m1, run_dir):
-    """M1 of M1+M2: load --m1_run's VAE, or train one as a full vae run in run_dir/m1 (its own metrics and figures)."""
-    m1_dir = Path(cfg["m1_run"]) if cfg["m1_run"] is not None else None
-    if m1_dir is None:
-        m1_dir = create_run_dir(run_dir, "m1")
+    """M1 of M1+M2: load --m1_run's VAE, or train one as a full vae run in run_dir/m1 (its own metrics, figures and
+    checkpoints: a resumed M1+M2 run continues an unfinished M1, and reuses a finished one)."""
+    m1_dir = Path(cfg["m1_run"]) if cfg["m1_run"] is not None else Path(run_dir) / "m1"
+    if cfg["m1_run"] is None and not (m1_dir / "model.weights.h5").exists():
+        if not m1_dir.exists():
+            create_run_dir(run_dir, "m1")
         m1_cfg = cfg | {"model": "vae", "dim_z": cfg["m1_dim_z"], "num_epochs": cfg["m1_epochs"], "PMLR": False,
-                        "PARR": False, "run_dir": str(m1_dir), "m1_run": None}
+                        "PARR": False, "run_dir": str(m1_dir), "m1_run": None, "resume": None}
         write_json(m1_dir / "config.json", m1_cfg)
         print(f"M1: training a vae with dim_z {cfg['m1_dim_z']} in {m1_dir}", flush=True)
         train_and_evaluate(m1_cfg, m1_dir)
@@ -177,36 +186,54 @@ def train_semisupervised(cfg, run_dir, on_epoch=None):
     else:
         features, m2 = data.x_train, model
     optimizer = make_optimizer(cfg, len(unl_idx) // cfg["batch_size"])
+    optimizer.build(m2.trainable_variables)  # its variables must exist before a checkpoint loads into them
     train_steps = make_semi_train_steps(m2, optimizer, features[lab_idx], data.y_train[lab_idx], features[unl_idx],
                                         cfg, draw)
     eval_batch, test_error = make_evaluate(model), make_test_error(model)
-    figures.start_figures(cfg, data, run_dir)
+    position = checkpoint.load(run_dir, model, optimizer) or checkpoint.Position(sums=[0.0] * len(SEMI_TERMS))
+    if position.epoch == 1 and position.calls_done == 0:
+        figures.start_figures(cfg, data, run_dir)
 
-    num_epochs, step = cfg["num_epochs"], 0
-    for epoch in range(1, num_epochs + 1):
-        epoch_start = time.time()
-        label = f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}"
-        train_terms, step = train_semi_epoch(train_steps, len(lab_idx), len(unl_idx), cfg, epoch, step, label)
-        test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
-        error = test_error(data.x_test, data.y_test)
-        seconds = time.time() - epoch_start
-        row = {"epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
-               **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "test_error": round(error, 2),
-               "seconds": round(seconds, 3)}
-        append_csv_row(run_dir / "metrics.csv", row)
-        print(semi_epoch_line(label, train_terms, test_terms, error, seconds), flush=True)
-        figures.epoch_figures(cfg, model, data, run_dir, epoch)
-        if on_epoch:
-            on_epoch(row)
+    def save(position):
+        position.wall_seconds = wall_before + time.time() - start_time
+        checkpoint.save(run_dir, model, optimizer, position)
+
+    num_epochs, wall_before = cfg["num_epochs"], position.wall_seconds
+    with checkpoint.ctrl_c_requests() as stop:
+        while position.epoch <= num_epochs:
+            epoch, epoch_start = position.epoch, time.time() - position.epoch_seconds
+            label = f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}"
+            if not train_semi_epoch(train_steps, len(lab_idx), len(unl_idx), cfg, position, label, stop):
+                position.epoch_seconds = time.time() - epoch_start
+                save(position)
+                raise checkpoint.Stopped(stop())
+            steps = len(unl_idx) // cfg["batch_size"]
+            train_terms = dict(zip(SEMI_TERMS, np.array(position.sums) / steps))
+            test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
+            error = test_error(data.x_test, data.y_test)
+            seconds = time.time() - epoch_start
+            row = {"epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
+                   **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "test_error": round(error, 2),
+                   "seconds": round(seconds, 3)}
+            print(semi_epoch_line(label, train_terms, test_terms, error, seconds), flush=True)
+            figures.epoch_figures(cfg, model, data, run_dir, epoch)
+            position.rows.append(row)
+            position.final = {**{f"train_{t}": float(v) for t, v in train_terms.items()},
+                              **{f"test_{t}": float(v) for t, v in test_terms.items()}, "test_error": error}
+            position = position.next_epoch()
+            position.sums = [0.0] * len(SEMI_TERMS)
+            save(position)
+            write_csv(run_dir / "metrics.csv", position.rows)  # rewritten whole from the checkpoint
+            if on_epoch:
+                on_epoch(row)
+            if stop():
+                raise checkpoint.Stopped(stop())
 
     model.save_weights(run_dir / "model.weights.h5")
     figures.final_figures(cfg, model, data, run_dir)
     metrics = {"epochs": num_epochs, "n_train": len(data.x_train), "n_test": len(data.x_test),
-               "n_labeled": len(lab_idx), "n_unlabeled": len(unl_idx), **extra,
-               **{f"train_{t}": float(v) for t, v in train_terms.items()},
-               **{f"test_{t}": float(v) for t, v in test_terms.items()},
-               "test_neg_elbo": float(test_terms["loss"]), "test_error": error,
-               "wall_seconds": round(time.time() - start_time, 2)}
+               "n_labeled": len(lab_idx), "n_unlabeled": len(unl_idx), **extra, **position.final,
+               "test_neg_elbo": position.final["test_loss"], "wall_seconds": round(wall_before + time.time() - start_time, 2)}
     write_json(run_dir / "metrics.json", metrics)
     figures.write_index(cfg, run_dir)
     return metrics

@@ -190,3 +190,50 @@ def test_m1m2_counts_only_m1s_active_units():
     draws = np_(tf.function(z1_sampler(mask), jit_compile=True)(tf.constant(rows), tf.constant([0, 1], tf.int64)))
     np.testing.assert_array_equal(draws[:, [0, 2, 3]], 0)
     assert abs(draws[:, 1].mean() - 0.5) < 0.01 and abs(draws[:, 1].std() - 0.1) < 0.01
+
+
+@pytest.mark.parametrize("model", ["m2", "m1m2"])
+def test_stopped_semisupervised_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, model):
+    import contextlib
+    import signal
+    import checkpoint
+    import semisup
+    import train
+    monkeypatch.setattr(semisup, "STEPS_PER_CALL", 4)  # 11 steps an epoch: calls of 4, 4 and 3 steps
+    args = ["--model", model, "--n_train", "800", "--n_labeled", "50", "--num_epochs", "2", "--n_hidden", "16",
+            "--dim_z", "2", "--m1_dim_z", "4", "--m1_epochs", "1", "--batch_size", "64", "--PRR", "False",
+            "--interp", "False"]
+
+    def rows(run_dir):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader((run_dir / "metrics.csv").open())]
+
+    def run(name):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        cfg = vars(parse_args(args + ["--results_path", str(tmp_path)])) | {"run_dir": str(run_dir)}
+        return run_dir, (lambda: train.train_and_evaluate(cfg, run_dir))
+
+    ref_dir, train_ref = run("reference")
+    ref_metrics = train_ref()
+    polls = []
+
+    run_dir, train_stopped = run("stopped")
+
+    @contextlib.contextmanager
+    def sigterm_at_poll_six():  # of M2's polls: 1-3 precede epoch 1's calls, 4 ends it, 5 and 6 precede epoch 2's
+        m2_started = (run_dir / "m1" / "model.weights.h5").exists() or model == "m2"  # M1's own run polls too
+        yield lambda: m2_started and (polls.append(1) or (signal.SIGTERM if len(polls) >= 6 else 0))
+
+    monkeypatch.setattr(checkpoint, "ctrl_c_requests", sigterm_at_poll_six)
+    with pytest.raises(checkpoint.Stopped) as stopped:
+        train_stopped()
+    assert stopped.value.signum == signal.SIGTERM and not (run_dir / "metrics.json").exists()
+    with np.load(run_dir / checkpoint.CHECKPOINT) as f:
+        position = json.loads(str(f["position"]))
+    assert (position["epoch"], position["calls_done"], position["step"]) == (2, 1, 11 + 4)
+    assert rows(run_dir) == rows(ref_dir)[:1]
+
+    monkeypatch.setattr(checkpoint, "ctrl_c_requests", lambda: contextlib.nullcontext(lambda: 0))
+    metrics = train_stopped()  # the same folder again: continues from its checkpoint (M1 is reused, not retrained)
+    assert rows(run_dir) == rows(ref_dir)
+    assert metrics["test_error"] == ref_metrics["test_error"] and metrics["test_neg_elbo"] == ref_metrics["test_neg_elbo"]
