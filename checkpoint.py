@@ -32,7 +32,8 @@ class Position:
 
     def next_epoch(self):
         """The position at the start of the next epoch."""
-        return Position(self.epoch + 1, self.step, wall_seconds=self.wall_seconds, rows=self.rows, final=self.final)
+        return Position(self.epoch + 1, self.step, sums=[0.0] * len(self.sums), wall_seconds=self.wall_seconds,
+                        rows=self.rows, final=self.final)
 
 
 def save(run_dir, model, optimizer, position):

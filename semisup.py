@@ -14,8 +14,9 @@ from data.mnist import N_CLASSES
 from evaluate import EVAL_BATCH, evaluate, load_run_data, make_evaluate
 from losses import classification_nll, semi_supervised_loss
 from m2 import M1M2, M2
-from rundir import create_run_dir, write_csv, write_json
-from train import RNG, STEPS_PER_CALL, Progress, epoch_batches, make_optimizer, train_and_evaluate
+from rundir import create_run_dir, write_json
+from train import (RNG, STEPS_PER_CALL, Progress, checkpointed_epochs, epoch_batches, make_optimizer,
+                   train_and_evaluate)
 
 SEMI_TERMS = ("neg_L", "neg_U", "class_nll", "loss")  # batch means: -L(x,y), -U(x), -log q(y|x), -J^alpha/N
 ACTIVE_STD = 0.1  # M1+M2: a unit of M1 is active when its latent mean's std across training images exceeds this
@@ -194,46 +195,29 @@ def train_semisupervised(cfg, run_dir, on_epoch=None):
     if position.epoch == 1 and position.calls_done == 0:
         figures.start_figures(cfg, data, run_dir)
 
-    def save(position):
-        position.wall_seconds = wall_before + time.time() - start_time
-        checkpoint.save(run_dir, model, optimizer, position)
+    def train_one(position, label, stop):
+        return train_semi_epoch(train_steps, len(lab_idx), len(unl_idx), cfg, position, label, stop)
 
-    num_epochs, wall_before = cfg["num_epochs"], position.wall_seconds
-    with checkpoint.ctrl_c_requests() as stop:
-        while position.epoch <= num_epochs:
-            epoch, epoch_start = position.epoch, time.time() - position.epoch_seconds
-            label = f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}"
-            if not train_semi_epoch(train_steps, len(lab_idx), len(unl_idx), cfg, position, label, stop):
-                position.epoch_seconds = time.time() - epoch_start
-                save(position)
-                raise checkpoint.Stopped(stop())
-            steps = len(unl_idx) // cfg["batch_size"]
-            train_terms = dict(zip(SEMI_TERMS, np.array(position.sums) / steps))
-            test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
-            error = test_error(data.x_test, data.y_test)
-            seconds = time.time() - epoch_start
-            row = {"epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
-                   **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "test_error": round(error, 2),
-                   "seconds": round(seconds, 3)}
-            print(semi_epoch_line(label, train_terms, test_terms, error, seconds), flush=True)
-            figures.epoch_figures(cfg, model, data, run_dir, epoch)
-            position.rows.append(row)
-            position.final = {**{f"train_{t}": float(v) for t, v in train_terms.items()},
-                              **{f"test_{t}": float(v) for t, v in test_terms.items()}, "test_error": error}
-            position = position.next_epoch()
-            position.sums = [0.0] * len(SEMI_TERMS)
-            save(position)
-            write_csv(run_dir / "metrics.csv", position.rows)  # rewritten whole from the checkpoint
-            if on_epoch:
-                on_epoch(row)
-            if stop():
-                raise checkpoint.Stopped(stop())
+    def end_epoch(position, label, epoch_start):
+        train_terms = dict(zip(SEMI_TERMS, np.array(position.sums) / (len(unl_idx) // cfg["batch_size"])))
+        test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
+        error = test_error(data.x_test, data.y_test)
+        seconds = time.time() - epoch_start
+        row = {"epoch": position.epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
+               **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "test_error": round(error, 2),
+               "seconds": round(seconds, 3)}
+        print(semi_epoch_line(label, train_terms, test_terms, error, seconds), flush=True)
+        figures.epoch_figures(cfg, model, data, run_dir, position.epoch)
+        return row, {**{f"train_{t}": float(v) for t, v in train_terms.items()},
+                     **{f"test_{t}": float(v) for t, v in test_terms.items()}, "test_error": error}
 
+    position, wall_seconds = checkpointed_epochs(cfg, run_dir, model, optimizer, position, train_one, end_epoch,
+                                                 on_epoch, start_time)
     model.save_weights(run_dir / "model.weights.h5")
     figures.final_figures(cfg, model, data, run_dir)
-    metrics = {"epochs": num_epochs, "n_train": len(data.x_train), "n_test": len(data.x_test),
+    metrics = {"epochs": cfg["num_epochs"], "n_train": len(data.x_train), "n_test": len(data.x_test),
                "n_labeled": len(lab_idx), "n_unlabeled": len(unl_idx), **extra, **position.final,
-               "test_neg_elbo": position.final["test_loss"], "wall_seconds": round(wall_before + time.time() - start_time, 2)}
+               "test_neg_elbo": position.final["test_loss"], "wall_seconds": round(wall_seconds, 2)}
     write_json(run_dir / "metrics.json", metrics)
     figures.write_index(cfg, run_dir)
     return metrics

@@ -165,6 +165,42 @@ def epoch_line(label, train_terms, test_terms, seconds):
             f"kl {test_terms['kl']:6.2f}  -elbo {test_terms['loss']:7.2f}  |  {seconds:5.1f}s")
 
 
+def checkpointed_epochs(cfg, run_dir, model, optimizer, position, train_one, end_epoch, on_epoch, start_time):
+    """The epoch loop every model shares: train from position to --num_epochs, checkpointing after each epoch.
+
+    train_one(position, label, stop) trains the rest of position's epoch (False if stop() ended it early);
+    end_epoch(position, label, epoch_start) evaluates, prints and draws, returning the epoch's metrics.csv row
+    and its full-precision metrics. metrics.csv is rewritten whole from the checkpoint after each epoch (no gaps,
+    no repeats after a resume); on_epoch(row), if given, gets each row. A stop request (Ctrl-C, SIGTERM) saves
+    the position, even inside an epoch, and raises checkpoint.Stopped. Returns the last position and the run's
+    wall seconds in all, resumed parts included.
+    """
+    wall_before, num_epochs = position.wall_seconds, cfg["num_epochs"]
+
+    def save(position):
+        position.wall_seconds = wall_before + time.time() - start_time
+        checkpoint.save(run_dir, model, optimizer, position)
+
+    with checkpoint.ctrl_c_requests() as stop:
+        while position.epoch <= num_epochs:
+            epoch_start = time.time() - position.epoch_seconds
+            label = f"epoch {position.epoch:>{len(str(num_epochs))}}/{num_epochs}"
+            if not train_one(position, label, stop):
+                position.epoch_seconds = time.time() - epoch_start
+                save(position)
+                raise checkpoint.Stopped(stop())
+            row, position.final = end_epoch(position, label, epoch_start)
+            position.rows.append(row)
+            position = position.next_epoch()
+            save(position)
+            write_csv(run_dir / "metrics.csv", position.rows)
+            if on_epoch:
+                on_epoch(row)
+            if stop():
+                raise checkpoint.Stopped(stop())
+    return position, wall_before + time.time() - start_time
+
+
 def train_and_evaluate(cfg, run_dir, on_epoch=None):
     """Train the model cfg describes, evaluate on the test set each epoch, write everything into run_dir.
 
@@ -194,48 +230,32 @@ def train_and_evaluate(cfg, run_dir, on_epoch=None):
         with figure_time:
             figures.start_figures(cfg, data, run_dir)
 
-    def save(position):
-        position.wall_seconds = wall_before + time.time() - start_time
-        checkpoint.save(run_dir, model, optimizer, position)
+    def train_one(position, label, stop):
+        with train_time:
+            return train_epoch(train_steps, len(data.x_train), cfg, position, label, stop)
 
-    num_epochs, wall_before = cfg["num_epochs"], position.wall_seconds
-    with checkpoint.ctrl_c_requests() as stop:
-        while position.epoch <= num_epochs:
-            epoch, epoch_start = position.epoch, time.time() - position.epoch_seconds
-            label = f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}"
-            with train_time:
-                finished = train_epoch(train_steps, len(data.x_train), cfg, position, label, stop)
-            if not finished:
-                position.epoch_seconds = time.time() - epoch_start
-                save(position)
-                raise checkpoint.Stopped(stop())
-            train_terms = dict(zip(TERMS, np.array(position.sums) / len(data.x_train)))
-            with evaluate_time:
-                test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
-            seconds = time.time() - epoch_start
-            row = {"epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
-                   **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "seconds": round(seconds, 3)}
-            print(epoch_line(label, train_terms, test_terms, seconds), flush=True)
-            with figure_time:
-                figures.epoch_figures(cfg, model, data, run_dir, epoch)
-            position.rows.append(row)
-            position.final = {**{f"train_{t}": float(v) for t, v in train_terms.items()},
-                              **{f"test_{t}": float(v) for t, v in test_terms.items()}}
-            position = position.next_epoch()
-            save(position)
-            write_csv(run_dir / "metrics.csv", position.rows)  # rewritten whole from the checkpoint: no gaps, no repeats
-            if on_epoch:
-                on_epoch(row)
-            if stop():
-                raise checkpoint.Stopped(stop())
+    def end_epoch(position, label, epoch_start):
+        train_terms = dict(zip(TERMS, np.array(position.sums) / len(data.x_train)))
+        with evaluate_time:
+            test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
+        seconds = time.time() - epoch_start
+        row = {"epoch": position.epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
+               **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "seconds": round(seconds, 3)}
+        print(epoch_line(label, train_terms, test_terms, seconds), flush=True)
+        with figure_time:
+            figures.epoch_figures(cfg, model, data, run_dir, position.epoch)
+        return row, {**{f"train_{t}": float(v) for t, v in train_terms.items()},
+                     **{f"test_{t}": float(v) for t, v in test_terms.items()}}
 
+    position, wall_seconds = checkpointed_epochs(cfg, run_dir, model, optimizer, position, train_one, end_epoch,
+                                                 on_epoch, start_time)
     model.save_weights(run_dir / "model.weights.h5")
     with figure_time:
         figures.final_figures(cfg, model, data, run_dir)
-    metrics = {"epochs": num_epochs, "n_train": len(data.x_train), "n_test": len(data.x_test), **position.final,
+    metrics = {"epochs": cfg["num_epochs"], "n_train": len(data.x_train), "n_test": len(data.x_test), **position.final,
                "test_neg_elbo": position.final["test_loss"], "train_seconds": round(train_time.seconds, 2),
                "evaluate_seconds": round(evaluate_time.seconds, 2), "figure_seconds": round(figure_time.seconds, 2),
-               "wall_seconds": round(wall_before + time.time() - start_time, 2)}
+               "wall_seconds": round(wall_seconds, 2)}
     write_json(run_dir / "metrics.json", metrics)
     figures.write_index(cfg, run_dir)  # last: the page shows metrics.json
     return metrics
