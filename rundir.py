@@ -55,13 +55,3 @@ def write_csv(path, rows):
     writer.writerows(rows)
     write_atomic(path, out.getvalue())
 
-
-def append_csv_row(path, row):
-    """Append one row (a dict) to a CSV file, writing the header first if the file is new."""
-    path = Path(path)
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
