@@ -15,7 +15,7 @@ from evaluate import EVAL_BATCH, evaluate, load_run_data, make_evaluate
 from losses import classification_nll, semi_supervised_loss
 from m2 import M1M2, M2
 from rundir import create_run_dir, write_json
-from train import (RNG, STEPS_PER_CALL, Progress, checkpointed_epochs, epoch_batches, make_optimizer,
+from train import (RNG, STEPS_PER_CALL, checkpointed_epochs, epoch_batches, make_optimizer, run_calls,
                    train_and_evaluate)
 
 SEMI_TERMS = ("neg_L", "neg_U", "class_nll", "loss")  # batch means: -L(x,y), -U(x), -log q(y|x), -J^alpha/N
@@ -116,19 +116,8 @@ def train_semi_epoch(train_steps, n_labeled, n_unlabeled, cfg, position, label, 
     updating position as train.train_epoch does; False if stop() ended it early."""
     unl, _ = epoch_batches(n_unlabeled, cfg["batch_size"], cfg["seed"], position.epoch)
     lab = labelled_batches(n_labeled, min(n_labeled, cfg["batch_size"]), len(unl), cfg["seed"], position.epoch)
-    starts = range(0, len(unl), STEPS_PER_CALL)
-    progress = Progress(len(unl), label)
-    sums = np.array(position.sums)
-    for k in range(position.calls_done, len(starts)):
-        if stop():
-            progress.close()
-            return False
-        start, end = starts[k], min(starts[k] + STEPS_PER_CALL, len(unl))
-        sums += train_steps(lab[start:end], unl[start:end], np.int64(position.step)).numpy()
-        position.step, position.calls_done, position.sums = position.step + end - start, k + 1, sums.tolist()
-        progress.update(end, sums[-1] / end)
-    progress.close()
-    return True
+    calls = [(lab[i:i + STEPS_PER_CALL], unl[i:i + STEPS_PER_CALL]) for i in range(0, len(unl), STEPS_PER_CALL)]
+    return run_calls(train_steps, calls, position, label, stop, loss_count=lambda call: len(call[0]))  # batch means
 
 
 def make_test_error(model):

@@ -129,21 +129,30 @@ class Progress:
             self.stream.flush()
 
 
-def train_epoch(train_steps, n, cfg, position, label, stop=lambda: False):
-    """Run the rest of the epoch position.epoch, updating position; False if stop() ended it early."""
-    full, rest = epoch_batches(n, cfg["batch_size"], cfg["seed"], position.epoch)
-    calls = [full[i:i + STEPS_PER_CALL] for i in range(0, len(full), STEPS_PER_CALL)] + ([rest] if rest.size else [])
-    progress = Progress(len(full) + (rest.size > 0), label)
+def run_calls(train_steps, calls, position, label, stop, loss_count):
+    """Run calls[position.calls_done:], each a tuple of index matrices whose rows are the call's steps, updating
+    position (step, calls done, summed terms, whose last is the loss) after each; False if stop() ended it early.
+
+    loss_count(call) is the number of terms the call's loss sum adds up, for the progress bar's mean loss.
+    """
+    progress = Progress(sum(len(c[0]) for c in calls), label)
     sums = np.array(position.sums)
     for k in range(position.calls_done, len(calls)):
         if stop():
             progress.close()
             return False
-        sums += train_steps(calls[k], np.int64(position.step)).numpy()
-        position.step, position.calls_done, position.sums = position.step + len(calls[k]), k + 1, sums.tolist()
-        progress.update(sum(map(len, calls[:k + 1])), sums[TERMS.index("loss")] / sum(c.size for c in calls[:k + 1]))
+        sums += train_steps(*calls[k], np.int64(position.step)).numpy()
+        position.step, position.calls_done, position.sums = position.step + len(calls[k][0]), k + 1, sums.tolist()
+        progress.update(sum(len(c[0]) for c in calls[:k + 1]), sums[-1] / sum(map(loss_count, calls[:k + 1])))
     progress.close()
     return True
+
+
+def train_epoch(train_steps, n, cfg, position, label, stop=lambda: False):
+    """Run the rest of the epoch position.epoch, updating position; False if stop() ended it early."""
+    full, rest = epoch_batches(n, cfg["batch_size"], cfg["seed"], position.epoch)
+    calls = [(full[i:i + STEPS_PER_CALL],) for i in range(0, len(full), STEPS_PER_CALL)] + ([(rest,)] if rest.size else [])
+    return run_calls(train_steps, calls, position, label, stop, loss_count=lambda call: call[0].size)  # per image
 
 
 class Stopwatch:
