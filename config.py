@@ -29,6 +29,7 @@ FLAGS = {
     "seed": (int, 0, "random seed: the same seed on the same machine gives the same metrics"),
     "n_labeled": (int, 100, "m2, m1m2: labelled training images, balanced across the 10 classes and chosen by --seed; the rest are unlabelled"),
     "alpha": (float, 0.1, "m2, m1m2: weight of the classification term as a fraction of the number of training images N (alpha*N, Kingma et al. 2014 eq. 9)"),
+    "m2_hidden": (int, 0, "m2, m1m2: 0 gives M2's encoder, decoder and classifier two hidden layers of --n_hidden units; N > 0 one softplus layer of N units, as the authors' M2 on M1's latents (300 for 100 labels, 500 for more)"),
     "m1_dim_z": (int, 50, "m1m2: latent size of the VAE M1 whose latent means M2 models"),
     "m1_epochs": (int, 20, "m1m2: epochs to train M1 on all training images before M2"),
     "m1_run": (str, None, "m1m2: a finished '--model vae' run folder whose model is M1 (its dim_z and n_hidden must match); skips training M1"),
@@ -125,8 +126,11 @@ def validate(args, parser):
         parser.error("argument --PARR: needs a label-conditioned model (the VAE ignores the label), got --model vae")
     if args.interp_n_steps < 2:
         parser.error(f"argument --interp_n_steps: needs both ends of the line, so at least 2, got {args.interp_n_steps}")
-    if args.PRR_every < 0:
-        parser.error(f"argument --PRR_every: must be 0 or positive, got {args.PRR_every}")
+    for name in ("PRR_every", "m2_hidden"):
+        if getattr(args, name) < 0:
+            parser.error(f"argument --{name}: must be 0 or positive, got {getattr(args, name)}")
+    if args.m2_hidden and args.model not in SEMISUPERVISED:
+        parser.error(f"argument --m2_hidden: only --model m2 and m1m2 have it, got --model {args.model}")
     if args.model in SEMISUPERVISED:
         validate_semisupervised(args, parser)
         if args.distribute != "none":

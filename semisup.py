@@ -25,8 +25,9 @@ ACTIVE_STD = 0.1  # M1+M2: a unit of M1 is active when its latent mean's std acr
 def build_model(cfg):
     """An untrained M2 or M1+M2, as cfg describes."""
     if cfg["model"] == "m1m2":
-        return M1M2(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"], m1_dim_z=cfg["m1_dim_z"])
-    return M2(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"])
+        return M1M2(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"], m1_dim_z=cfg["m1_dim_z"],
+                    m2_hidden=cfg["m2_hidden"])
+    return M2(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"], m2_hidden=cfg["m2_hidden"])
 
 
 def balanced_labelled_indices(labels, n_labeled, seed):

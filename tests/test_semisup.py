@@ -25,10 +25,10 @@ def np_(t):
     return np.asarray(ops.convert_to_numpy(t), dtype=np.float64)
 
 
-@pytest.mark.parametrize("dim_x, gaussian_x", [(784, False), (6, True)])
-def test_unlabelled_bound_is_expected_labelled_bound_plus_entropy(dim_x, gaussian_x):
+@pytest.mark.parametrize("dim_x, gaussian_x, m2_hidden", [(784, False, 0), (6, True, 0), (6, True, 5)])
+def test_unlabelled_bound_is_expected_labelled_bound_plus_entropy(dim_x, gaussian_x, m2_hidden):
     rng = np.random.default_rng(0)
-    model = M2(dim_z=3, n_hidden=7, dim_x=dim_x, gaussian_x=gaussian_x)
+    model = M2(dim_z=3, n_hidden=7, dim_x=dim_x, gaussian_x=gaussian_x, m2_hidden=m2_hidden)
     x = (rng.normal(size=(5, dim_x)) if gaussian_x else rng.uniform(size=(5, dim_x))).astype(np.float32)
     eps = rng.standard_normal((5, 3)).astype(np.float32)
     one_batch = np_(model.unlabelled_loss(x, eps))  # all ten labels tiled into one batch
@@ -99,6 +99,18 @@ def test_m2_uses_its_classifier_where_no_label_is_given():
     np.testing.assert_allclose(np_(model.encode(x)[0]), np_(model.encode(x, predicted)[0]), rtol=1e-6)
 
 
+def test_m2_hidden_gives_every_mlp_of_m2_one_softplus_layer():
+    def hidden(mlp):
+        return [(layer.units, layer.activation.__name__) for layer in mlp.layers[:-1]]
+    default = M2(dim_z=2, n_hidden=8)
+    assert hidden(default.encoder) == [(8, "elu"), (8, "tanh")] and hidden(default.decoder) == [(8, "tanh"), (8, "elu")]
+    model = M1M2(dim_z=2, n_hidden=8, m1_dim_z=4, m2_hidden=5)
+    for mlp in (model.m2.encoder, model.m2.decoder, model.m2.classifier):
+        assert hidden(mlp) == [(5, "softplus")]
+    assert hidden(model.m1.encoder) == [(8, "elu"), (8, "tanh")]  # M1 keeps --n_hidden
+    assert model.get_config()["m2_hidden"] == 5 and model.m2.get_config()["m2_hidden"] == 5
+
+
 def test_m1m2_takes_and_gives_images_through_m1():
     model = M1M2(dim_z=2, n_hidden=8, m1_dim_z=4)
     rng = np.random.default_rng(2)
@@ -120,6 +132,7 @@ def test_m1m2_takes_and_gives_images_through_m1():
     ["--model", "m2", "--n_labeled", "15"], ["--model", "m2", "--n_labeled", "0"],
     ["--model", "m2", "--n_train", "100", "--n_labeled", "100"], ["--model", "m2", "--add_noise"],
     ["--model", "m2", "--alpha", "-1"], ["--model", "m2", "--m1_run", "."], ["--model", "m1m2", "--m1_run", "/no/such/run"],
+    ["--model", "m2", "--m2_hidden", "-1"], ["--model", "cvae", "--m2_hidden", "300"],
 ])
 def test_bad_semisupervised_flags_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -144,6 +157,7 @@ def test_smoke_run_reports_test_error_and_reloads(tmp_path, model):
     from train import load_trained_model
     args = ["--model", model, "--n_train", "800", "--n_labeled", "50", "--num_epochs", "1", "--n_hidden", "32",
             "--dim_z", "2", "--m1_dim_z", "4", "--m1_epochs", "1", "--batch_size", "64"]
+    args += ["--m2_hidden", "16"] if model == "m1m2" else []  # the reload below rebuilds this shape from config.json
     out = subprocess.run([sys.executable, str(ROOT / "run_main.py"), *args, "--results_path", str(tmp_path),
                           "--run_name", "r"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

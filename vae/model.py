@@ -10,7 +10,8 @@ MIN_STD = 1e-6  # keeps sigma, and so log(sigma) in the KL, away from 0
 
 
 def mlp(n_hidden, n_out, activations, name):
-    """Two hidden layers of n_hidden units, then a linear output layer."""
+    """One hidden layer of n_hidden units per activation (two in every model but M2 with --m2_hidden), then a
+    linear output layer."""
     return keras.Sequential(
         [layers.Dense(n_hidden, activation=act) for act in activations] + [layers.Dense(n_out)], name=name)
 
