@@ -136,7 +136,7 @@ def validate(args, parser):
         if args.distribute != "none":
             parser.error(f"argument --distribute: not supported with --model {args.model} (one device only)")
         for name, unset in (("binarize", "none"), ("iw_k", 1), ("quality", False)):
-            if getattr(args, name) != unset:
+            if getattr(args, name) != unset and not (name == "binarize" and args.model == "m2"):
                 parser.error(f"argument --{name}: not supported with --model {args.model}")
     if args.iw_k > 1 and args.distribute != "none":
         parser.error("argument --iw_k: not supported with --distribute mirrored (its train step optimises the ELBO)")

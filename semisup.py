@@ -15,8 +15,8 @@ from evaluate import EVAL_BATCH, evaluate, load_run_data, make_evaluate
 from losses import classification_nll, semi_supervised_loss
 from m2 import M1M2, M2
 from rundir import create_run_dir, write_json
-from train import (RNG, STEPS_PER_CALL, checkpointed_epochs, epoch_batches, make_optimizer, run_calls,
-                   train_and_evaluate)
+from train import (RNG, STEPS_PER_CALL, checkpointed_epochs, dynamic_binarize, epoch_batches, make_optimizer,
+                   run_calls, train_and_evaluate)
 
 SEMI_TERMS = ("neg_L", "neg_U", "class_nll", "loss")  # batch means: -L(x,y), -U(x), -log q(y|x), -J^alpha/N
 ACTIVE_STD = 0.1  # M1+M2: a unit of M1 is active when its latent mean's std across training images exceeds this
@@ -56,7 +56,7 @@ def make_semi_train_steps(model, optimizer, x_lab, y_lab, x_unl, cfg, draw=None)
     """A compiled function running one step per row of the index matrices; returns the summed SEMI_TERMS.
 
     draw(rows, seed) turns gathered rows of x into the batch M2 sees (M1+M2: a sample of z1 from M1's posterior,
-    whose mean and std the rows hold); by default the rows themselves.
+    whose mean and std the rows hold; M2 with --binarize dynamic: a fresh binarization); by default the rows themselves.
     """
     x_lab, y_lab, x_unl = tf.constant(x_lab), tf.constant(y_lab), tf.constant(x_unl)
     n_labeled, n_unlabeled = int(x_lab.shape[0]), int(x_unl.shape[0])
@@ -174,8 +174,9 @@ def train_semisupervised(cfg, run_dir, on_epoch=None):
         print(f"M1: {extra['m1_active_units']} of {len(mask)} latent units active (latent mean's std across "
               f"images > {ACTIVE_STD}); M2 models those, with z1 drawn from q(z1|x) at every step", flush=True)
         features, draw, m2 = np.concatenate([z_mean, z_std], axis=1), z1_sampler(mask), model.m2
-    else:
+    else:  # --binarize static binarized data.x_train once; dynamic draws anew at every step, as z1 above
         features, m2 = data.x_train, model
+        draw = dynamic_binarize if cfg["binarize"] == "dynamic" else None
     optimizer = make_optimizer(cfg, len(unl_idx) // cfg["batch_size"])
     optimizer.build(m2.trainable_variables)  # its variables must exist before a checkpoint loads into them
     train_steps = make_semi_train_steps(m2, optimizer, features[lab_idx], data.y_train[lab_idx], features[unl_idx],

@@ -54,11 +54,16 @@ def load_trained_model(run_dir):
     return cfg, model
 
 
+def dynamic_binarize(x, seed):
+    """A fresh Bernoulli draw of every pixel, its grey level the probability, each time an image is used: dynamic
+    binarization (Burda et al. 2015, sec. 5)."""
+    return tf.cast(tf.random.stateless_uniform(tf.shape(x), seed=seed, alg=RNG) < x, x.dtype)
+
+
 def batch_inputs(x, step_seed, cfg):
     """What the encoder sees and what the decoder is scored against for one training batch (runs under XLA)."""
     if cfg.get("binarize") == "dynamic":
-        # A fresh Bernoulli draw each time an image is used: dynamic binarization (Burda et al. 2015, sec. 5).
-        x = tf.cast(tf.random.stateless_uniform(tf.shape(x), seed=step_seed + 2, alg=RNG) < x, x.dtype)
+        x = dynamic_binarize(x, step_seed + 2)
     if cfg["add_noise"]:
         uniform = tf.random.stateless_uniform(tf.shape(x), seed=step_seed + 1, alg=RNG)
         return salt_and_pepper(x, uniform, cfg["noise_prob"]), x

@@ -133,6 +133,7 @@ def test_m1m2_takes_and_gives_images_through_m1():
     ["--model", "m2", "--n_train", "100", "--n_labeled", "100"], ["--model", "m2", "--add_noise"],
     ["--model", "m2", "--alpha", "-1"], ["--model", "m2", "--m1_run", "."], ["--model", "m1m2", "--m1_run", "/no/such/run"],
     ["--model", "m2", "--m2_hidden", "-1"], ["--model", "cvae", "--m2_hidden", "300"],
+    ["--model", "m1m2", "--binarize", "dynamic"], ["--model", "m2", "--quality"],
 ])
 def test_bad_semisupervised_flags_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -157,7 +158,8 @@ def test_smoke_run_reports_test_error_and_reloads(tmp_path, model):
     from train import load_trained_model
     args = ["--model", model, "--n_train", "800", "--n_labeled", "50", "--num_epochs", "1", "--n_hidden", "32",
             "--dim_z", "2", "--m1_dim_z", "4", "--m1_epochs", "1", "--batch_size", "64"]
-    args += ["--m2_hidden", "16"] if model == "m1m2" else []  # the reload below rebuilds this shape from config.json
+    # The reload below rebuilds this shape from config.json, and binarizes the test set as the run did.
+    args += ["--m2_hidden", "16"] if model == "m1m2" else ["--binarize", "dynamic"]
     out = subprocess.run([sys.executable, str(ROOT / "run_main.py"), *args, "--results_path", str(tmp_path),
                           "--run_name", "r"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
