@@ -20,6 +20,11 @@ PAPER = {  # Kingma et al. 2014, Table 1: test error in % on MNIST
 }
 
 
+def authors_m2_hidden(n_labeled):
+    """Units of the one hidden layer of M2's MLPs in the authors' run script (nips14-ssl, run_2layer_ssl.py)."""
+    return 300 if n_labeled == 100 else 500
+
+
 def run(out, name, args, limit_s):
     """One niced run_main.py run in out/name; its metrics.json, or None if it failed or ran out of time."""
     flags = [*args, "--results_path", str(out), "--run_name", name, "--PRR", "False"]
@@ -53,6 +58,8 @@ def main():
     p.add_argument("--batch_size", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--extra", default="", help="more run_main.py flags for the M2 and M1+M2 runs, e.g. '--alpha 1'")
+    p.add_argument("--authors_hidden", action="store_true",
+                   help="give M2 the authors' MLPs: --m2_hidden 300 with 100 labels, 500 with more")
     p.add_argument("--m1_run", default=None, help="reuse this finished vae run as M1 instead of training one")
     p.add_argument("--limit_s", type=int, default=1500, help="wall-clock limit of each run in seconds")
     a = p.parse_args()
@@ -73,6 +80,7 @@ def main():
             args = ["--model", model, "--n_labeled", str(n), "--dim_z", str(a.dim_z), "--m1_dim_z", str(a.m1_dim_z),
                     "--num_epochs", str(a.num_epochs), *common, *a.extra.split()]
             args += ["--m1_run", m1_run] if model == "m1m2" else []
+            args += ["--m2_hidden", str(authors_m2_hidden(n))] if a.authors_hidden else []
             m = run(a.out, f"{model}_n{n}", args, a.limit_s)
             error = f"{m['test_error']:.2f}" if m else "failed"
             epochs, wall = (m["epochs"], f"{m['bench_wall_s']:.0f}") if m else ("-", "-")
