@@ -132,6 +132,27 @@ def make_test_error(model):
     return test_error
 
 
+def supervised_baseline_error(x_lab, y_lab, x_test, y_test, n_hidden, steps, seed, batch_size=100):
+    """Test error (%) of M2's classifier MLP trained on the labelled images alone (Adam, 1e-3, `steps` steps):
+    the NN row of the paper's Table 1, what the unlabelled images must improve on."""
+    keras.utils.set_random_seed(seed)
+    classifier = M2(dim_z=2, n_hidden=n_hidden).classifier
+    optimizer = keras.optimizers.Adam(1e-3)
+    x_lab, y_lab = tf.constant(x_lab), tf.constant(y_lab)
+
+    @tf.function(jit_compile=True)
+    def step(index):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(classification_nll(tf.gather(y_lab, index), classifier(tf.gather(x_lab, index))))
+        optimizer.apply(tape.gradient(loss, classifier.trainable_variables), classifier.trainable_variables)
+
+    for index in labelled_batches(len(x_lab), min(len(x_lab), batch_size), steps, seed, epoch=0):
+        step(tf.constant(index))
+    wrong = sum(int(np.sum(np.argmax(classifier(x_test[s:s + EVAL_BATCH]), -1) != np.argmax(y_test[s:s + EVAL_BATCH], -1)))
+                for s in range(0, len(x_test), EVAL_BATCH))
+    return 100.0 * wrong / len(x_test)
+
+
 def train_m1(cfg, m1, run_dir):
     """M1 of M1+M2: load --m1_run's VAE, or train one as a full vae run in run_dir/m1 (its own metrics, figures and
     checkpoints: a resumed M1+M2 run continues an unfinished M1, and reuses a finished one)."""

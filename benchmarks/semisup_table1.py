@@ -1,6 +1,7 @@
 """Benchmark: test error of M2 and M1+M2 with few labels, beside Table 1 of Kingma et al. 2014.
 
-Runs run_main.py once per (model, n_labeled), niced, each in its own folder under --out, training M1 once
+'nn' is the paper's NN baseline: M2's classifier MLP trained on the labelled images alone, in this process.
+For m2 and m1m2 it runs run_main.py once per (model, n_labeled), niced, each in its own folder under --out, training M1 once
 (a '--model vae' run) and handing it to every M1+M2 run with --m1_run. Prints a Markdown table with the test
 error each run reached, its epochs and wall time, and writes it to <out>/table.md. Example (what the README reports):
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = {  # Kingma et al. 2014, Table 1: test error in % on MNIST
+    "nn": {100: 25.80, 600: 11.44, 1000: 10.70, 3000: 6.04},
     "m2": {100: 11.97, 600: 4.94, 1000: 3.60, 3000: 3.92},
     "m1m2": {100: 3.33, 600: 2.59, 1000: 2.40, 3000: 2.18},
 }
@@ -45,10 +47,26 @@ def run(out, name, args, limit_s):
     return json.loads(metrics_file.read_text()) | {"bench_wall_s": wall, "cmd": shown}
 
 
+def nn_row(n_labeled, a):
+    """The table row of the NN baseline with n_labeled labels, trained here (seconds, not minutes)."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+    from evaluate import load_run_data
+    from semisup import balanced_labelled_indices, supervised_baseline_error
+    data = load_run_data({"n_train": 60000, "seed": a.seed, "model": "cvae", "dim_z": 2, "add_noise": False})
+    idx = balanced_labelled_indices(np.argmax(data.y_train, 1), n_labeled, a.seed)
+    start = time.time()
+    error = supervised_baseline_error(data.x_train[idx], data.y_train[idx], data.x_test, data.y_test, a.n_hidden,
+                                      a.nn_steps, a.seed, a.batch_size)
+    return (f"| nn | {n_labeled} | {error:.2f} | {PAPER['nn'][n_labeled]} | {a.nn_steps} steps | "
+            f"{time.time() - start:.0f} | `semisup.supervised_baseline_error`, --n_hidden {a.n_hidden} |")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True, help="new folder for the runs and table.md")
-    p.add_argument("--models", nargs="+", default=["m2", "m1m2"], choices=["m2", "m1m2"])
+    p.add_argument("--models", nargs="+", default=["nn", "m2", "m1m2"], choices=["nn", "m2", "m1m2"])
+    p.add_argument("--nn_steps", type=int, default=2000, help="nn: Adam steps on the labelled images")
     p.add_argument("--n_labeled", nargs="+", type=int, default=[100, 600, 1000, 3000])
     p.add_argument("--num_epochs", type=int, default=10, help="epochs of M2 in each run")
     p.add_argument("--m1_epochs", type=int, default=10, help="epochs of the shared M1")
@@ -76,6 +94,10 @@ def main():
     for model in a.models:
         for n in a.n_labeled:
             if model == "m1m2" and m1_run is None:
+                continue
+            if model == "nn":
+                rows.append(nn_row(n, a))
+                print(rows[-1], flush=True)
                 continue
             args = ["--model", model, "--n_labeled", str(n), "--dim_z", str(a.dim_z), "--m1_dim_z", str(a.m1_dim_z),
                     "--num_epochs", str(a.num_epochs), *common, *a.extra.split()]

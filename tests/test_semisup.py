@@ -253,3 +253,16 @@ def test_stopped_semisupervised_run_resumes_to_the_uninterrupted_result(tmp_path
     metrics = train_stopped()  # the same folder again: continues from its checkpoint (M1 is reused, not retrained)
     assert rows(run_dir) == rows(ref_dir)
     assert metrics["test_error"] == ref_metrics["test_error"] and metrics["test_neg_elbo"] == ref_metrics["test_neg_elbo"]
+
+
+def test_supervised_baseline_learns_from_the_labels_alone_and_is_fixed_by_the_seed():
+    from evaluate import load_run_data
+    from semisup import supervised_baseline_error
+    data = load_run_data({"n_train": 3000, "seed": 0, "model": "cvae", "dim_z": 2, "add_noise": False})
+    idx = balanced_labelled_indices(np.argmax(data.y_train, 1), 100, seed=0)
+    x_test, y_test = data.x_test[:2000], data.y_test[:2000]
+    error = supervised_baseline_error(data.x_train[idx], data.y_train[idx], x_test, y_test, 64, 300, seed=0)
+    assert 5 < error < 45  # far below chance (90%) from 100 labels, and not a perfect classifier
+    assert supervised_baseline_error(data.x_train[idx], data.y_train[idx], x_test, y_test, 64, 300, seed=0) == error
+    shuffled = np.random.default_rng(0).permutation(data.y_train[idx])  # labels that say nothing about the images
+    assert supervised_baseline_error(data.x_train[idx], shuffled, x_test, y_test, 64, 300, seed=0) > error + 20
