@@ -121,9 +121,9 @@ def train_semi_epoch(train_steps, n_labeled, n_unlabeled, cfg, position, label, 
     return run_calls(train_steps, calls, position, label, stop, loss_count=lambda call: len(call[0]))  # batch means
 
 
-def make_test_error(model):
-    """A function giving the classifier's error rate (in %) on images x with one-hot labels y."""
-    predict = tf.function(lambda x: tf.argmax(model.classify(x), axis=-1))
+def make_test_error(classify):
+    """A function giving the error rate (in %) of a classifier (images to logits) on images x, one-hot labels y."""
+    predict = tf.function(lambda x: tf.argmax(classify(x), axis=-1))
 
     def test_error(x, y):
         wrong = sum(int(np.sum(predict(x[s:s + EVAL_BATCH]).numpy() != np.argmax(y[s:s + EVAL_BATCH], -1)))
@@ -148,9 +148,7 @@ def supervised_baseline_error(x_lab, y_lab, x_test, y_test, n_hidden, steps, see
 
     for index in labelled_batches(len(x_lab), min(len(x_lab), batch_size), steps, seed, epoch=0):
         step(tf.constant(index))
-    wrong = sum(int(np.sum(np.argmax(classifier(x_test[s:s + EVAL_BATCH]), -1) != np.argmax(y_test[s:s + EVAL_BATCH], -1)))
-                for s in range(0, len(x_test), EVAL_BATCH))
-    return 100.0 * wrong / len(x_test)
+    return make_test_error(classifier)(x_test, y_test)
 
 
 def train_m1(cfg, m1, run_dir):
@@ -202,7 +200,7 @@ def train_semisupervised(cfg, run_dir, on_epoch=None):
     optimizer.build(m2.trainable_variables)  # its variables must exist before a checkpoint loads into them
     train_steps = make_semi_train_steps(m2, optimizer, features[lab_idx], data.y_train[lab_idx], features[unl_idx],
                                         cfg, draw)
-    eval_batch, test_error = make_evaluate(model), make_test_error(model)
+    eval_batch, test_error = make_evaluate(model), make_test_error(model.classify)
     position = checkpoint.load(run_dir, model, optimizer) or checkpoint.Position(sums=[0.0] * len(SEMI_TERMS))
     if position.epoch == 1 and position.calls_done == 0:
         figures.start_figures(cfg, data, run_dir)

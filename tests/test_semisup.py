@@ -180,7 +180,7 @@ def test_smoke_run_reports_test_error_and_reloads(tmp_path, model):
                                   balanced_labelled_indices(labels, 50, seed=0))
     cfg, reloaded = load_trained_model(run_dir)
     data = load_run_data(cfg)
-    assert make_test_error(reloaded)(data.x_test, data.y_test) == pytest.approx(metrics["test_error"])
+    assert make_test_error(reloaded.classify)(data.x_test, data.y_test) == pytest.approx(metrics["test_error"])
 
 
 def test_m1m2_counts_only_m1s_active_units():
