@@ -3,6 +3,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on a server or in CI
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
@@ -143,26 +144,39 @@ def manifold_figure(grids, grid_titles, z_mean, labels, z_range, n_img_x, n_img_
     return fig
 
 
+CURVE_COLUMNS = 4  # learning-curve panels per row
+MARKED_EPOCHS = 50  # learning curves of at most this many epochs mark each epoch with a dot
 TERM_TITLES = {"recon": "reconstruction -log p(x|z)", "kl": "KL(q(z|x) || p(z))", "loss": "negative ELBO",
                "neg_L": "-L(x,y), labelled bound", "neg_U": "-U(x), unlabelled bound",
                "class_nll": "-log q(y|x) on labelled images", "error": "test classification error"}
 
 
 def learning_curves_figure(rows, title):
-    """Training and test terms per epoch, one panel per term found in the metrics.csv rows; returns the figure."""
+    """Training and test terms per epoch, one panel per term found in the metrics.csv rows, at most
+    CURVE_COLUMNS panels a row; each legend gives the last epoch's value. Returns the figure."""
     epochs = [int(r["epoch"]) for r in rows]
     terms = list(dict.fromkeys(k.split("_", 1)[1] for k in rows[0] if k.startswith(("train_", "test_"))))
-    fig, axes = plt.subplots(1, len(terms), figsize=(4 * len(terms), 3.6), squeeze=False)
-    for ax, term in zip(axes[0], terms):
+    n_cols = min(CURVE_COLUMNS, len(terms))
+    n_rows = -(-len(terms) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4 * n_cols, 3.6 * n_rows), squeeze=False, layout="constrained")
+    marker = len(epochs) <= MARKED_EPOCHS  # dots on short runs; on long ones they would hide the line
+    for ax, term in zip(axes.flat, terms):
         for split, style in (("train", "o-"), ("test", "s--")):
             if f"{split}_{term}" in rows[0]:
-                ax.plot(epochs, [float(r[f"{split}_{term}"]) for r in rows], style, markersize=3, label=split)
+                values = [float(r[f"{split}_{term}"]) for r in rows]
+                ax.plot(epochs, values, style if marker else style.strip("os"), markersize=3,
+                        label=f"{split}: {values[-1]:.2f}")
+        if term == "error" and min(values) > 0 and max(values) > 3 * min(values):
+            ax.set_yscale("log")  # an error falling from 40% to 4%: the late tenths stay visible
+            for axis_format in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+                axis_format(matplotlib.ticker.FormatStrFormatter("%g"))
         ax.set_title(TERM_TITLES.get(term, term), fontsize=10)
         ax.set_xlabel("epoch")
         ax.set_ylabel("% of test images" if term == "error" else "nats per image")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.grid(True, alpha=0.3, which="both")
+        ax.legend(fontsize=8, title="last epoch", title_fontsize=7)
         ax.xaxis.get_major_locator().set_params(integer=True)
+    for ax in axes.flat[len(terms):]:
+        ax.set_visible(False)
     fig.suptitle(title, fontsize=11)
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.83, wspace=0.3)
     return fig

@@ -1,5 +1,6 @@
 """Figures: pixel sizes implied by the flags, PMLR orientation, the index page, the run comparison."""
 import json
+from io import BytesIO
 import re
 import subprocess
 import sys
@@ -205,3 +206,21 @@ def test_compare_runs_refuses_a_denoiser_beside_a_plain_model_before_loading_ten
             "except SystemExit as e:\n    print(e.code, 'tensorflow' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code, str(run_dir), str(plain)], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.split() == ["2", "False"] and "--add_noise" in out.stderr
+
+
+def test_learning_curves_wrap_long_term_lists_and_give_the_last_values():
+    terms = ("neg_L", "neg_U", "class_nll", "loss", "recon", "kl")
+    rows = [{"epoch": str(e), **{f"train_{t}": str(40.0 - e) for t in terms}, "test_loss": str(30.0 - e / 10),
+             "test_error": str(40.0 / e)} for e in range(1, 81)]
+    fig = plot_utils.learning_curves_figure(rows, "title")
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(fig.axes) == 8 and len(axes) == 7  # 2 rows of CURVE_COLUMNS = 4, the 8th panel hidden
+    error = next(ax for ax in axes if ax.get_title() == "test classification error")
+    assert error.get_yscale() == "log"  # 40% down to 0.5%
+    assert [t.get_text() for t in error.get_legend().get_texts()] == ["test: 0.50"]
+    loss = next(ax for ax in axes if ax.get_title() == "negative ELBO")
+    assert [t.get_text() for t in loss.get_legend().get_texts()] == ["train: -40.00", "test: 22.00"]
+    assert loss.get_yscale() == "linear" and loss.lines[0].get_marker() == "None"  # 80 epochs: lines only
+    fig.savefig(BytesIO(), format="png")
+    assert tuple(fig.get_size_inches() * fig.dpi) == (1600, 720)
+    plot_utils.plt.close(fig)
