@@ -133,10 +133,10 @@ def make_test_error(classify):
 
 
 def supervised_baseline_error(x_lab, y_lab, x_test, y_test, n_hidden, steps, seed, batch_size=100):
-    """Test error (%) of M2's classifier MLP trained on the labelled images alone (Adam, 1e-3, `steps` steps):
-    the NN row of the paper's Table 1, what the unlabelled images must improve on."""
+    """Test error (%) of M2's classifier MLP trained on the labelled images alone (Adam, 1e-3, `steps` steps): the
+    NN row of the paper's Table 1, what the unlabelled images must improve on. x may be any features, e.g. M1's."""
     keras.utils.set_random_seed(seed)
-    classifier = M2(dim_z=2, n_hidden=n_hidden).classifier
+    classifier = M2(dim_z=2, n_hidden=n_hidden, dim_x=x_lab.shape[1]).classifier
     optimizer = keras.optimizers.Adam(1e-3)
     x_lab, y_lab = tf.constant(x_lab), tf.constant(y_lab)
 

@@ -47,19 +47,28 @@ def run(out, name, args, limit_s):
     return json.loads(metrics_file.read_text()) | {"bench_wall_s": wall, "cmd": shown}
 
 
-def nn_row(n_labeled, a):
-    """The table row of the NN baseline with n_labeled labels, trained here (seconds, not minutes)."""
+def nn_row(n_labeled, a, m1_run=None):
+    """The table row of the NN baseline with n_labeled labels, trained here (seconds, not minutes); on the pixels,
+    or with m1_run on that M1's active latent means (what M2 of M1+M2 sees)."""
     sys.path.insert(0, str(ROOT))
     import numpy as np
     from evaluate import load_run_data
-    from semisup import balanced_labelled_indices, supervised_baseline_error
+    from semisup import active_units, balanced_labelled_indices, m1_posterior, supervised_baseline_error
     data = load_run_data({"n_train": 60000, "seed": a.seed, "model": "cvae", "dim_z": 2, "add_noise": False})
+    x_train, x_test, name = data.x_train, data.x_test, "nn"
+    if m1_run is not None:
+        from train import load_trained_model
+        _, m1 = load_trained_model(m1_run)
+        z_train, z_test = m1_posterior(m1, x_train)[0], m1_posterior(m1, x_test)[0]
+        keep = active_units(z_train) > 0
+        x_train, x_test, name = z_train[:, keep], z_test[:, keep], "nn on M1"
     idx = balanced_labelled_indices(np.argmax(data.y_train, 1), n_labeled, a.seed)
     start = time.time()
-    error = supervised_baseline_error(data.x_train[idx], data.y_train[idx], data.x_test, data.y_test, a.n_hidden,
+    error = supervised_baseline_error(x_train[idx], data.y_train[idx], x_test, data.y_test, a.n_hidden,
                                       a.nn_steps, a.seed, a.batch_size)
-    return (f"| nn | {n_labeled} | {error:.2f} | {PAPER['nn'][n_labeled]} | {a.nn_steps} steps | "
-            f"{time.time() - start:.0f} | `semisup.supervised_baseline_error`, --n_hidden {a.n_hidden} |")
+    paper = PAPER["nn"][n_labeled] if m1_run is None else "-"
+    return (f"| {name} | {n_labeled} | {error:.2f} | {paper} | {a.nn_steps} steps | {time.time() - start:.0f} | "
+            f"`semisup.supervised_baseline_error`, --n_hidden {a.n_hidden}{f', M1 {m1_run}' if m1_run else ''} |")
 
 
 def main():
@@ -78,13 +87,13 @@ def main():
     p.add_argument("--extra", default="", help="more run_main.py flags for the M2 and M1+M2 runs, e.g. '--alpha 1'")
     p.add_argument("--authors_hidden", action="store_true",
                    help="give M2 the authors' MLPs: --m2_hidden 300 with 100 labels, 500 with more")
-    p.add_argument("--m1_run", default=None, help="reuse this finished vae run as M1 instead of training one")
+    p.add_argument("--m1_run", default=None, help="reuse this finished vae run as M1 instead of training one (nn: a row on its latent means too)")
     p.add_argument("--limit_s", type=int, default=1500, help="wall-clock limit of each run in seconds")
     a = p.parse_args()
     a.out.mkdir(parents=True)
     common = ["--n_hidden", str(a.n_hidden), "--batch_size", str(a.batch_size), "--seed", str(a.seed)]
     m1_run = a.m1_run
-    if "m1m2" in a.models and m1_run is None:
+    if "m1m2" in a.models and m1_run is None:  # (nn with --m1_run also classifies that M1's latent means)
         m1 = run(a.out, "m1", ["--model", "vae", "--dim_z", str(a.m1_dim_z), "--num_epochs", str(a.m1_epochs), *common],
                  a.limit_s)
         m1_run = str(a.out / "m1") if m1 else None
@@ -96,8 +105,8 @@ def main():
             if model == "m1m2" and m1_run is None:
                 continue
             if model == "nn":
-                rows.append(nn_row(n, a))
-                print(rows[-1], flush=True)
+                rows += [nn_row(n, a)] + ([nn_row(n, a, m1_run)] if m1_run else [])
+                print("\n".join(rows[-2 if m1_run else -1:]), flush=True)
                 continue
             args = ["--model", model, "--n_labeled", str(n), "--dim_z", str(a.dim_z), "--m1_dim_z", str(a.m1_dim_z),
                     "--num_epochs", str(a.num_epochs), *common, *a.extra.split()]
