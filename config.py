@@ -135,8 +135,9 @@ def validate(args, parser):
         validate_semisupervised(args, parser)
         if args.distribute != "none":
             parser.error(f"argument --distribute: not supported with --model {args.model} (one device only)")
-        for name, unset in (("binarize", "none"), ("iw_k", 1), ("quality", False)):
-            if getattr(args, name) != unset and not (name == "binarize" and args.model == "m2"):
+        unsupported = (("iw_k", 1), ("quality", False)) + ((("binarize", "none"),) if args.model == "m1m2" else ())
+        for name, unset in unsupported:  # M2 on pixels takes --binarize; M1+M2 models M1's latents
+            if getattr(args, name) != unset:
                 parser.error(f"argument --{name}: not supported with --model {args.model}")
     if args.iw_k > 1 and args.distribute != "none":
         parser.error("argument --iw_k: not supported with --distribute mirrored (its train step optimises the ELBO)")

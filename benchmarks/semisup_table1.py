@@ -47,25 +47,31 @@ def run(out, name, args, limit_s):
     return json.loads(metrics_file.read_text()) | {"bench_wall_s": wall, "cmd": shown}
 
 
-def nn_row(n_labeled, a, m1_run=None):
-    """The table row of the NN baseline with n_labeled labels, trained here (seconds, not minutes); on the pixels,
-    or with m1_run on that M1's active latent means (what M2 of M1+M2 sees)."""
+def nn_data(a, m1_run=None):
+    """What the NN baseline classifies: (name, x_train, y_train, x_test, y_test), the pixels, or with m1_run
+    that M1's active latent means (what M2 of M1+M2 sees)."""
     sys.path.insert(0, str(ROOT))
-    import numpy as np
     from evaluate import load_run_data
-    from semisup import active_units, balanced_labelled_indices, m1_posterior, supervised_baseline_error
+    from semisup import active_units, m1_posterior
     data = load_run_data({"n_train": 60000, "seed": a.seed, "model": "cvae", "dim_z": 2, "add_noise": False})
-    x_train, x_test, name = data.x_train, data.x_test, "nn"
-    if m1_run is not None:
-        from train import load_trained_model
-        _, m1 = load_trained_model(m1_run)
-        z_train, z_test = m1_posterior(m1, x_train)[0], m1_posterior(m1, x_test)[0]
-        keep = active_units(z_train) > 0
-        x_train, x_test, name = z_train[:, keep], z_test[:, keep], "nn on M1"
-    idx = balanced_labelled_indices(np.argmax(data.y_train, 1), n_labeled, a.seed)
+    if m1_run is None:
+        return "nn", data.x_train, data.y_train, data.x_test, data.y_test
+    from train import load_trained_model
+    _, m1 = load_trained_model(m1_run)
+    z_train, z_test = m1_posterior(m1, data.x_train)[0], m1_posterior(m1, data.x_test)[0]
+    keep = active_units(z_train) > 0
+    return "nn on M1", z_train[:, keep], data.y_train, z_test[:, keep], data.y_test
+
+
+def nn_row(n_labeled, a, nn, m1_run=None):
+    """The table row of the NN baseline on nn = nn_data(a, m1_run) with n_labeled labels, trained here (seconds)."""
+    import numpy as np
+    from semisup import balanced_labelled_indices, supervised_baseline_error
+    name, x_train, y_train, x_test, y_test = nn
+    idx = balanced_labelled_indices(np.argmax(y_train, 1), n_labeled, a.seed)
     start = time.time()
-    error = supervised_baseline_error(x_train[idx], data.y_train[idx], x_test, data.y_test, a.n_hidden,
-                                      a.nn_steps, a.seed, a.batch_size)
+    error = supervised_baseline_error(x_train[idx], y_train[idx], x_test, y_test, a.n_hidden, a.nn_steps, a.seed,
+                                      a.batch_size)
     paper = PAPER["nn"][n_labeled] if m1_run is None else "-"
     return (f"| {name} | {n_labeled} | {error:.2f} | {paper} | {a.nn_steps} steps | {time.time() - start:.0f} | "
             f"`semisup.supervised_baseline_error`, --n_hidden {a.n_hidden}{f', M1 {m1_run}' if m1_run else ''} |")
@@ -99,13 +105,15 @@ def main():
         m1_run = str(a.out / "m1") if m1 else None
         if m1:
             print(f"  M1: test -elbo {m1['test_neg_elbo']:.2f} after {m1['epochs']} epochs, {m1['bench_wall_s']:.0f}s")
+    nn = None
     rows = ["| model | labels | test error % | paper % | epochs | wall s | command |", "|---|---|---|---|---|---|---|"]
     for model in a.models:
         for n in a.n_labeled:
             if model == "m1m2" and m1_run is None:
                 continue
             if model == "nn":
-                rows += [nn_row(n, a)] + ([nn_row(n, a, m1_run)] if m1_run else [])
+                nn = nn or [nn_data(a)] + ([nn_data(a, m1_run)] if m1_run else [])  # loaded once for every n
+                rows += [nn_row(n, a, nn[0])] + ([nn_row(n, a, nn[1], m1_run)] if m1_run else [])
                 print("\n".join(rows[-2 if m1_run else -1:]), flush=True)
                 continue
             args = ["--model", model, "--n_labeled", str(n), "--dim_z", str(a.dim_z), "--m1_dim_z", str(a.m1_dim_z),
