@@ -15,8 +15,8 @@ from evaluate import EVAL_BATCH, evaluate, load_run_data, make_evaluate
 from losses import classification_nll, semi_supervised_loss
 from m2 import M1M2, M2
 from rundir import create_run_dir, write_json
-from train import (RNG, STEPS_PER_CALL, checkpointed_epochs, dynamic_binarize, epoch_batches, make_optimizer,
-                   run_calls, train_and_evaluate)
+from train import (RNG, STEPS_PER_CALL, checkpointed_epochs, dynamic_binarize, epoch_batches, epoch_metrics,
+                   make_optimizer, run_calls, train_and_evaluate)
 
 SEMI_TERMS = ("neg_L", "neg_U", "class_nll", "loss")  # batch means: -L(x,y), -U(x), -log q(y|x), -J^alpha/N
 ACTIVE_STD = 0.1  # M1+M2: a unit of M1 is active when its latent mean's std across training images exceeds this
@@ -213,13 +213,9 @@ def train_semisupervised(cfg, run_dir, on_epoch=None):
         test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
         error = test_error(data.x_test, data.y_test)
         seconds = time.time() - epoch_start
-        row = {"epoch": position.epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
-               **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "test_error": round(error, 2),
-               "seconds": round(seconds, 3)}
         print(semi_epoch_line(label, train_terms, test_terms, error, seconds), flush=True)
         figures.epoch_figures(cfg, model, data, run_dir, position.epoch)
-        return row, {**{f"train_{t}": float(v) for t, v in train_terms.items()},
-                     **{f"test_{t}": float(v) for t, v in test_terms.items()}, "test_error": error}
+        return epoch_metrics(position.epoch, train_terms, test_terms, seconds, {"test_error": error})
 
     position, wall_seconds = checkpointed_epochs(cfg, run_dir, model, optimizer, position, train_one, end_epoch,
                                                  on_epoch, start_time)

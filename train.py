@@ -179,6 +179,17 @@ def epoch_line(label, train_terms, test_terms, seconds):
             f"kl {test_terms['kl']:6.2f}  -elbo {test_terms['loss']:7.2f}  |  {seconds:5.1f}s")
 
 
+def epoch_metrics(epoch, train_terms, test_terms, seconds, extra=None):
+    """A finished epoch's metrics.csv row (terms to 4 decimals, extra to 2) and its full-precision metrics, as
+    checkpointed_epochs' end_epoch returns them; extra (M2: test_error) joins both."""
+    extra = extra or {}
+    row = {"epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
+           **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, **{k: round(v, 2) for k, v in extra.items()},
+           "seconds": round(seconds, 3)}
+    return row, {**{f"train_{t}": float(v) for t, v in train_terms.items()},
+                 **{f"test_{t}": float(v) for t, v in test_terms.items()}, **extra}
+
+
 def checkpointed_epochs(cfg, run_dir, model, optimizer, position, train_one, end_epoch, on_epoch, start_time):
     """The epoch loop every model shares: train from position to --num_epochs, checkpointing after each epoch.
 
@@ -253,13 +264,10 @@ def train_and_evaluate(cfg, run_dir, on_epoch=None):
         with evaluate_time:
             test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
         seconds = time.time() - epoch_start
-        row = {"epoch": position.epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
-               **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, "seconds": round(seconds, 3)}
         print(epoch_line(label, train_terms, test_terms, seconds), flush=True)
         with figure_time:
             figures.epoch_figures(cfg, model, data, run_dir, position.epoch)
-        return row, {**{f"train_{t}": float(v) for t, v in train_terms.items()},
-                     **{f"test_{t}": float(v) for t, v in test_terms.items()}}
+        return epoch_metrics(position.epoch, train_terms, test_terms, seconds)
 
     position, wall_seconds = checkpointed_epochs(cfg, run_dir, model, optimizer, position, train_one, end_epoch,
                                                  on_epoch, start_time)
