@@ -27,6 +27,13 @@ def authors_m2_hidden(n_labeled):
     return 300 if n_labeled == 100 else 500
 
 
+def label_weight_alpha(weight, n_labeled, n_train=60000):
+    """The --alpha (a multiple of N, as the paper's 0.1) at which each of n_labeled labelled images weighs `weight`
+    in the classification term: alpha N / n_labeled = weight. The paper's 0.1 gives 60 per image with 100 labels
+    but 2 with 3000; a fixed weight keeps the labels' pull the same at every label count."""
+    return weight * n_labeled / n_train
+
+
 def run(out, name, args, limit_s):
     """One niced run_main.py run in out/name; its metrics.json, or None if it failed or ran out of time."""
     flags = [*args, "--results_path", str(out), "--run_name", name, "--PRR", "False"]
@@ -93,9 +100,14 @@ def main():
     p.add_argument("--extra", default="", help="more run_main.py flags for the M2 and M1+M2 runs, e.g. '--alpha 1'")
     p.add_argument("--authors_hidden", action="store_true",
                    help="give M2 the authors' MLPs: --m2_hidden 300 with 100 labels, 500 with more")
+    p.add_argument("--label_weight", type=float, default=None,
+                   help="m2, m1m2: pass --alpha W*n_labeled/60000 for each label count, so that each labelled image "
+                        "weighs W in the classification term at every count (the paper's alpha 0.1: W = 60 at 100)")
     p.add_argument("--m1_run", default=None, help="reuse this finished vae run as M1 instead of training one (nn: a row on its latent means too)")
     p.add_argument("--limit_s", type=int, default=1500, help="wall-clock limit of each run in seconds")
     a = p.parse_args()
+    if a.label_weight is not None and "--alpha" in a.extra.split():
+        p.error("give --label_weight or an --alpha in --extra, not both")
     a.out.mkdir(parents=True)
     common = ["--n_hidden", str(a.n_hidden), "--batch_size", str(a.batch_size), "--seed", str(a.seed)]
     m1_run = a.m1_run
@@ -120,6 +132,7 @@ def main():
                     "--num_epochs", str(a.num_epochs), *common, *a.extra.split()]
             args += ["--m1_run", m1_run] if model == "m1m2" else []
             args += ["--m2_hidden", str(authors_m2_hidden(n))] if a.authors_hidden else []
+            args += ["--alpha", f"{label_weight_alpha(a.label_weight, n):g}"] if a.label_weight is not None else []
             m = run(a.out, f"{model}_n{n}", args, a.limit_s)
             error = f"{m['test_error']:.2f}" if m else "failed"
             epochs, wall = (m["epochs"], f"{m['bench_wall_s']:.0f}") if m else ("-", "-")

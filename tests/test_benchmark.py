@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.limit import epoch_flops, step_matmuls
+from benchmarks.semisup_table1 import label_weight_alpha
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,6 +18,17 @@ def test_epoch_flops_match_a_hand_count():
     # The leftover batch counts with its own size: 1000 = 7 * 128 + 104.
     assert epoch_flops("vae", 2, 64, 128, 1000) == epoch_flops("vae", 2, 64, 1, 1) * 1000
     assert len(step_matmuls("vae", 2, 64, 128)) == 6 * 3 - 1
+
+
+def test_label_weight_gives_each_labelled_image_that_weight():
+    # The paper's alpha = 0.1 N is a weight of 60 per labelled image with 100 of 60000 labels...
+    assert abs(label_weight_alpha(60, 100) - 0.1) < 1e-12
+    # ...and a fixed weight scales alpha with the label count: alpha N / n_labeled is the weight again.
+    for n in (600, 1000, 3000):
+        assert abs(label_weight_alpha(60, n) * 60000 / n - 60) < 1e-9
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "semisup_table1.py"), "--out", "unused",
+                          "--label_weight", "60", "--extra", "--alpha 1"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2 and "not both" in out.stderr
 
 
 def test_quick_benchmark_writes_json_and_markdown(tmp_path):
