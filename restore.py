@@ -3,6 +3,7 @@ import shutil
 import time
 
 import figures
+from config import SEMISUPERVISED
 from evaluate import evaluate, load_run_data, make_evaluate
 from rundir import write_json
 from train import load_trained_model
@@ -19,6 +20,9 @@ def restore(cfg, run_dir, out_dir):
     terms = evaluate(make_evaluate(model), data.x_test_in, data.x_test, data.y_test, data.eps_test)
     metrics = {"restored_from": str(run_dir), "epochs": cfg["num_epochs"], "n_test": len(data.x_test),
                **{f"test_{t}": float(v) for t, v in terms.items()}, "test_neg_elbo": float(terms["loss"])}
+    if cfg["model"] in SEMISUPERVISED:  # M2 and M1+M2 are classifiers too
+        from semisup import make_test_error
+        metrics["test_error"] = make_test_error(model.classify)(data.x_test, data.y_test)
     write_json(out_dir / "metrics.json", metrics)
     figures.write_index(cfg, out_dir)
     return metrics

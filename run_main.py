@@ -60,6 +60,8 @@ def restore_main(args):
     cfg = vars(args) | {"run_dir": str(out_dir)}
     write_json(out_dir / "config.json", cfg)
     metrics = restore(cfg, run_dir, out_dir)
+    if "test_error" in metrics:
+        print(f"test classification error {metrics['test_error']:.2f}% (restored)")
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats (restored, no training); results in {out_dir}")
     if args.quality:  # measured on the run folder's own model, into its metrics.json
         from quality import evaluate_run

@@ -195,6 +195,11 @@ def test_smoke_run_reports_test_error_and_reloads(tmp_path, model):
     cfg, reloaded = load_trained_model(run_dir)
     data = load_run_data(cfg)
     assert make_test_error(reloaded.classify)(data.x_test, data.y_test) == pytest.approx(metrics["test_error"])
+    # --restore measures the same error again, beside the figures it remakes.
+    from restore import restore
+    (tmp_path / "restored").mkdir()
+    restored = restore(cfg | {"PRR": False, "interp": False}, run_dir, tmp_path / "restored")
+    assert restored["test_error"] == pytest.approx(metrics["test_error"])
 
 
 def test_m1m2_counts_only_m1s_active_units():
