@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from config import N_TRAIN_IMAGES  # noqa: E402  (no TensorFlow: config loads before it)
 PAPER = {  # Kingma et al. 2014, Table 1: test error in % on MNIST
     "nn": {100: 25.80, 600: 11.44, 1000: 10.70, 3000: 6.04},
     "m2": {100: 11.97, 600: 4.94, 1000: 3.60, 3000: 3.92},
@@ -27,7 +29,7 @@ def authors_m2_hidden(n_labeled):
     return 300 if n_labeled == 100 else 500
 
 
-def label_weight_alpha(weight, n_labeled, n_train=60000):
+def label_weight_alpha(weight, n_labeled, n_train=N_TRAIN_IMAGES):
     """The --alpha (a multiple of N, as the paper's 0.1) at which each of n_labeled labelled images weighs `weight`
     in the classification term: alpha N / n_labeled = weight. The paper's 0.1 gives 60 per image with 100 labels
     but 2 with 3000; a fixed weight keeps the labels' pull the same at every label count."""
@@ -57,10 +59,9 @@ def run(out, name, args, limit_s):
 def nn_data(a, m1_run=None):
     """What the NN baseline classifies: (name, x_train, y_train, x_test, y_test), the pixels, or with m1_run
     that M1's active latent means (what M2 of M1+M2 sees)."""
-    sys.path.insert(0, str(ROOT))
     from evaluate import load_run_data
     from semisup import active_units, m1_posterior
-    data = load_run_data({"n_train": 60000, "seed": a.seed, "model": "cvae", "dim_z": 2, "add_noise": False})
+    data = load_run_data({"n_train": N_TRAIN_IMAGES, "seed": a.seed, "model": "cvae", "dim_z": 2, "add_noise": False})
     if m1_run is None:
         return "nn", data.x_train, data.y_train, data.x_test, data.y_test
     from train import load_trained_model
