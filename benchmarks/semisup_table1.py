@@ -102,7 +102,7 @@ def main():
     p.add_argument("--authors_hidden", action="store_true",
                    help="give M2 the authors' MLPs: --m2_hidden 300 with 100 labels, 500 with more")
     p.add_argument("--label_weight", type=float, default=None,
-                   help="m2, m1m2: pass --alpha W*n_labeled/60000 for each label count, so that each labelled image "
+                   help=f"m2, m1m2: pass --alpha W*n_labeled/{N_TRAIN_IMAGES} for each label count, so that each labelled image "
                         "weighs W in the classification term at every count (the paper's alpha 0.1: W = 60 at 100)")
     p.add_argument("--m1_run", default=None, help="reuse this finished vae run as M1 instead of training one (nn: a row on its latent means too)")
     p.add_argument("--limit_s", type=int, default=1500, help="wall-clock limit of each run in seconds")
