@@ -29,6 +29,7 @@ FLAGS = {
     "seed": (int, 0, "random seed: the same seed on the same machine gives the same metrics"),
     "n_labeled": (int, 100, "m2, m1m2: labelled training images, balanced across the 10 classes and chosen by --seed; the rest are unlabelled"),
     "alpha": (float, None, "m2, m1m2: weight of the classification term as a fraction of the number of training images N (alpha*N, Kingma et al. 2014 eq. 9); the paper's 0.1 suits M1+M2, but leaves M2 on pixels worse than the labels alone (55% test error with 100 labels at seed 0, against 9.51% at 10; 9.51% to 28.64%, mean 15.80%, over five seeds at 10: README)"),
+    "n_valid": (int, 0, "m2, m1m2: hold out the last N of the --n_train training images as a validation set that training never sees; each epoch reports its classification error, and metrics.json the test error at the epoch of lowest validation error, so that hyperparameters and the epoch are chosen off the test set (Kingma et al. 2014 held out 10000)"),
     "m2_hidden": (int, 0, "m2, m1m2: 0 gives M2's encoder, decoder and classifier two hidden layers of --n_hidden units; N > 0 one softplus layer of N units, as the authors' M2 on M1's latents (300 for 100 labels, 500 for more)"),
     "m1_dim_z": (int, 50, "m1m2: latent size of the VAE M1 whose latent means M2 models"),
     "m1_epochs": (int, 20, "m1m2: epochs to train M1 on all training images before M2"),
@@ -144,11 +145,12 @@ def validate(args, parser):
         parser.error("argument --PARR: needs a label-conditioned model (the VAE ignores the label), got --model vae")
     if args.interp_n_steps < 2:
         parser.error(f"argument --interp_n_steps: needs both ends of the line, so at least 2, got {args.interp_n_steps}")
-    for name in ("PRR_every", "m2_hidden"):
+    for name in ("PRR_every", "m2_hidden", "n_valid"):
         if getattr(args, name) < 0:
             parser.error(f"argument --{name}: must be 0 or positive, got {getattr(args, name)}")
-    if args.m2_hidden and args.model not in SEMISUPERVISED:
-        parser.error(f"argument --m2_hidden: only --model m2 and m1m2 have it, got --model {args.model}")
+    for name in ("m2_hidden", "n_valid"):
+        if getattr(args, name) and args.model not in SEMISUPERVISED:
+            parser.error(f"argument --{name}: only --model m2 and m1m2 have it, got --model {args.model}")
     if args.model in SEMISUPERVISED:
         validate_semisupervised(args, parser)
         if args.distribute != "none":
@@ -188,8 +190,9 @@ def saved_run_args(args, given, parser):
 
 def validate_semisupervised(args, parser):
     """The flags of m2 and m1m2: balanced labels that leave unlabelled images, and a usable --m1_run."""
-    if args.n_labeled % N_CLASSES or args.n_labeled >= args.n_train:
-        parser.error(f"argument --n_labeled: must be a multiple of {N_CLASSES} below --n_train ({args.n_train}), "
+    n_fit = args.n_train - args.n_valid  # the training images left after the validation set
+    if args.n_labeled % N_CLASSES or args.n_labeled >= n_fit:
+        parser.error(f"argument --n_labeled: must be a multiple of {N_CLASSES} below --n_train - --n_valid ({n_fit}), "
                      f"got {args.n_labeled}")
     if args.add_noise:
         parser.error(f"argument --add_noise: not supported with --model {args.model}")

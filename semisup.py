@@ -44,6 +44,20 @@ def balanced_labelled_indices(labels, n_labeled, seed):
     return np.sort(np.concatenate(picked))
 
 
+def hold_out(data, n_valid):
+    """Split the last n_valid training images off data (in place): the validation set (x, y), or None for 0."""
+    if not n_valid:
+        return None
+    valid = data.x_train[-n_valid:], data.y_train[-n_valid:]
+    data.x_train, data.y_train = data.x_train[:-n_valid], data.y_train[:-n_valid]
+    return valid
+
+
+def best_by_validation(rows):
+    """The metrics.csv row of the epoch with the lowest validation error (the first of equals)."""
+    return min(rows, key=lambda row: float(row["valid_error"]))
+
+
 def labelled_batches(n_labeled, batch_size, n_steps, seed, epoch):
     """[n_steps, batch_size] indices into the labelled set: shuffled passes over it, repeated as needed."""
     rng = np.random.default_rng([seed, epoch, 1])
@@ -159,7 +173,7 @@ def train_m1(cfg, m1, run_dir):
         if not m1_dir.exists():
             create_run_dir(run_dir, "m1")
         m1_cfg = cfg | {"model": "vae", "dim_z": cfg["m1_dim_z"], "num_epochs": cfg["m1_epochs"], "PMLR": False,
-                        "PARR": False, "run_dir": str(m1_dir), "m1_run": None, "resume": None}
+                        "PARR": False, "n_train": cfg["n_train"] - cfg.get("n_valid", 0), "n_valid": 0, "run_dir": str(m1_dir), "m1_run": None, "resume": None}
         write_json(m1_dir / "config.json", m1_cfg)
         print(f"M1: training a vae with dim_z {cfg['m1_dim_z']} in {m1_dir}", flush=True)
         train_and_evaluate(m1_cfg, m1_dir)
@@ -167,10 +181,11 @@ def train_m1(cfg, m1, run_dir):
     m1.load_weights(m1_dir / "model.weights.h5")
 
 
-def semi_epoch_line(label, train_terms, test_terms, test_error, seconds):
+def semi_epoch_line(label, train_terms, test_terms, test_error, seconds, valid_error=None):
     """The one summary line printed after each epoch of M2."""
+    valid = "" if valid_error is None else f"valid error {valid_error:5.2f}%  "
     return (f"{label}  train -L {train_terms['neg_L']:7.2f}  -U {train_terms['neg_U']:7.2f}  "
-            f"-log q(y|x) {train_terms['class_nll']:6.3f}  |  test -elbo {test_terms['loss']:7.2f}  "
+            f"-log q(y|x) {train_terms['class_nll']:6.3f}  |  {valid}test -elbo {test_terms['loss']:7.2f}  "
             f"error {test_error:5.2f}%  |  {seconds:5.1f}s")
 
 
@@ -179,6 +194,7 @@ def train_semisupervised(cfg, run_dir, on_epoch=None):
     start_time = time.time()
     keras.utils.set_random_seed(cfg["seed"])
     data = load_run_data(cfg)
+    valid = hold_out(data, cfg.get("n_valid", 0))  # runs made before --n_valid held none out
     lab_idx = balanced_labelled_indices(np.argmax(data.y_train, -1), cfg["n_labeled"], cfg["seed"])
     unl_idx = np.setdiff1d(np.arange(len(data.x_train)), lab_idx)
     np.savetxt(run_dir / "labelled_indices.txt", lab_idx, fmt="%d")
@@ -211,16 +227,23 @@ def train_semisupervised(cfg, run_dir, on_epoch=None):
     def end_epoch(position, label, epoch_start):
         train_terms = dict(zip(SEMI_TERMS, np.array(position.sums) / (len(unl_idx) // cfg["batch_size"])))
         test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
-        error = test_error(data.x_test, data.y_test)
+        errors = {"test_error": test_error(data.x_test, data.y_test)}
+        if valid is not None:
+            errors["valid_error"] = test_error(*valid)
         seconds = time.time() - epoch_start
-        print(semi_epoch_line(label, train_terms, test_terms, error, seconds), flush=True)
+        print(semi_epoch_line(label, train_terms, test_terms, errors["test_error"], seconds,
+                              errors.get("valid_error")), flush=True)
         figures.epoch_figures(cfg, model, data, run_dir, position.epoch)
-        return epoch_metrics(position.epoch, train_terms, test_terms, seconds, {"test_error": error})
+        return epoch_metrics(position.epoch, train_terms, test_terms, seconds, errors)
 
     position, wall_seconds = checkpointed_epochs(cfg, run_dir, model, optimizer, position, train_one, end_epoch,
                                                  on_epoch, start_time)
     model.save_weights(run_dir / "model.weights.h5")
     figures.final_figures(cfg, model, data, run_dir)
+    if valid is not None:  # the epoch one would stop at, chosen without the test set
+        best = best_by_validation(position.rows)
+        extra |= {"n_valid": len(valid[0]), "best_valid_epoch": int(best["epoch"]),
+                  "valid_error_at_best": float(best["valid_error"]), "test_error_at_best": float(best["test_error"])}
     metrics = {"epochs": cfg["num_epochs"], "n_train": len(data.x_train), "n_test": len(data.x_test),
                "n_labeled": len(lab_idx), "n_unlabeled": len(unl_idx), **extra, **position.final,
                "test_neg_elbo": position.final["test_loss"], "wall_seconds": round(wall_seconds, 2)}

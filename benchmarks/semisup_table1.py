@@ -36,6 +36,17 @@ def label_weight_alpha(weight, n_labeled, n_train=N_TRAIN_IMAGES):
     return weight * n_labeled / n_train
 
 
+def error_cell(metrics):
+    """The test-error cell of a run's row: the last epoch's error and, with --n_valid in --extra, the error at the
+    epoch of lowest validation error (where one would stop without looking at the test set)."""
+    if not metrics:
+        return "failed"
+    cell = f"{metrics['test_error']:.2f}"
+    if "best_valid_epoch" in metrics:
+        cell += f" ({metrics['test_error_at_best']:.2f} at epoch {metrics['best_valid_epoch']}, lowest validation error)"
+    return cell
+
+
 def run(out, name, args, limit_s):
     """One niced run_main.py run in out/name; its metrics.json, or None if it failed or ran out of time."""
     flags = [*args, "--results_path", str(out), "--run_name", name, "--PRR", "False"]
@@ -135,7 +146,7 @@ def main():
             args += ["--m2_hidden", str(authors_m2_hidden(n))] if a.authors_hidden else []
             args += ["--alpha", f"{label_weight_alpha(a.label_weight, n):g}"] if a.label_weight is not None else []
             m = run(a.out, f"{model}_n{n}", args, a.limit_s)
-            error = f"{m['test_error']:.2f}" if m else "failed"
+            error = error_cell(m)
             epochs, wall = (m["epochs"], f"{m['bench_wall_s']:.0f}") if m else ("-", "-")
             rows.append(f"| {model} | {n} | {error} | {PAPER[model].get(n, '-')} | {epochs} | {wall} | "
                         f"`{m['cmd'] if m else ' '.join(args)}` |")

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.limit import epoch_flops, step_matmuls
-from benchmarks.semisup_table1 import label_weight_alpha
+from benchmarks.semisup_table1 import error_cell, label_weight_alpha
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +29,13 @@ def test_label_weight_gives_each_labelled_image_that_weight():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "semisup_table1.py"), "--out", "unused",
                           "--label_weight", "60", "--extra", "--alpha 1"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and "not both" in out.stderr
+
+
+def test_table_shows_the_test_error_where_validation_would_stop():
+    assert error_cell(None) == "failed"
+    assert error_cell({"test_error": 9.514}) == "9.51"
+    with_valid = {"test_error": 9.514, "best_valid_epoch": 41, "test_error_at_best": 9.3}
+    assert error_cell(with_valid) == "9.51 (9.30 at epoch 41, lowest validation error)"
 
 
 def test_quick_benchmark_writes_json_and_markdown(tmp_path):

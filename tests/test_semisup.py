@@ -16,7 +16,7 @@ from config import parse_args
 from losses import (classification_nll, gaussian_nll, negative_labelled_bound, negative_unlabelled_bound,
                     semi_supervised_loss)
 from m2 import M1M2, M2
-from semisup import balanced_labelled_indices, labelled_batches
+from semisup import balanced_labelled_indices, best_by_validation, hold_out, labelled_batches
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,6 +85,20 @@ def test_labelled_images_are_balanced_and_fixed_by_the_seed(train_labels, n_labe
     assert not np.array_equal(idx, balanced_labelled_indices(train_labels, n_labeled, seed=1))
 
 
+def test_validation_images_are_held_out_of_training_and_the_best_epoch_is_picked_by_them():
+    from evaluate import RunData
+    x, y = np.arange(10, dtype=np.float32)[:, None], np.eye(10, dtype=np.float32)
+    data = RunData(x, y, x[:2], y[:2], x[:2], x[:2])
+    assert hold_out(data, 0) is None and len(data.x_train) == 10
+    x_valid, y_valid = hold_out(data, 3)
+    assert data.x_train[:, 0].tolist() == list(range(7)) and x_valid[:, 0].tolist() == [7, 8, 9]
+    np.testing.assert_array_equal(np.argmax(y_valid, 1), [7, 8, 9])
+    assert len(data.y_train) == 7
+    rows = [{"epoch": e, "valid_error": v, "test_error": t} for e, v, t in [(1, "5.0", "6"), (2, "3.5", "4"),
+                                                                           (3, "3.5", "3"), (4, "4.0", "2")]]
+    assert best_by_validation(rows)["epoch"] == 2  # the lowest validation error, not the lowest test error
+
+
 def test_labelled_batches_cycle_through_every_label_evenly():
     lab = labelled_batches(100, 30, 10, seed=0, epoch=1)
     assert lab.shape == (10, 30)
@@ -134,6 +148,8 @@ def test_m1m2_takes_and_gives_images_through_m1():
     ["--model", "m2", "--alpha", "-1"], ["--model", "m2", "--m1_run", "."], ["--model", "m1m2", "--m1_run", "/no/such/run"],
     ["--model", "m2", "--m2_hidden", "-1"], ["--model", "cvae", "--m2_hidden", "300"],
     ["--model", "m1m2", "--binarize", "dynamic"], ["--model", "m2", "--quality"],
+    ["--model", "m2", "--n_valid", "-1"], ["--model", "cvae", "--n_valid", "100"],
+    ["--model", "m2", "--n_train", "1000", "--n_valid", "950", "--n_labeled", "50"],
 ])
 def test_bad_semisupervised_flags_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -170,8 +186,9 @@ def test_smoke_run_reports_test_error_and_reloads(tmp_path, model):
     from evaluate import load_run_data
     from semisup import make_test_error
     from train import load_trained_model
-    args = ["--model", model, "--n_train", "800", "--n_labeled", "50", "--num_epochs", "1", "--n_hidden", "32",
-            "--dim_z", "2", "--m1_dim_z", "4", "--m1_epochs", "1", "--batch_size", "64"]
+    # 900 images, of which the last 100 are held out for validation: 50 labelled and 750 unlabelled are left.
+    args = ["--model", model, "--n_train", "900", "--n_valid", "100", "--n_labeled", "50", "--num_epochs", "1",
+            "--n_hidden", "32", "--dim_z", "2", "--m1_dim_z", "4", "--m1_epochs", "1", "--batch_size", "64"]
     # The reload below rebuilds this shape from config.json, and binarizes the test set as the run did.
     args += ["--m2_hidden", "16"] if model == "m1m2" else ["--binarize", "dynamic"]
     out = subprocess.run([sys.executable, str(ROOT / "run_main.py"), *args, "--results_path", str(tmp_path),
@@ -182,14 +199,17 @@ def test_smoke_run_reports_test_error_and_reloads(tmp_path, model):
     assert {"config.json", "metrics.csv", "metrics.json", "model.weights.h5", "labelled_indices.txt",
             "PRR_input.png", "PRR_epoch_01.png"} <= names
     assert ("m1" in names) == (model == "m1m2")
-    if model == "m1m2":
-        assert (tmp_path / "r" / "m1" / "metrics.json").is_file()
+    if model == "m1m2":  # M1 trains on the same 800 images as M2, not on the validation set
+        assert json.loads((tmp_path / "r" / "m1" / "metrics.json").read_text())["n_train"] == 800
     rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert [r["epoch"] for r in rows] == ["1"] and float(rows[0]["test_error"]) == round(metrics["test_error"], 2)
     assert metrics["n_labeled"] == 50 and metrics["n_unlabeled"] == 750 and 0 <= metrics["test_error"] <= 100
-    assert "error" in out.stdout and "test classification error" in out.stdout
-    labels = np.argmax(load_run_data(json.loads((run_dir / "config.json").read_text())).y_train, 1)
+    assert metrics["n_train"] == 800 and metrics["n_valid"] == 100
+    assert metrics["best_valid_epoch"] == 1 and metrics["valid_error_at_best"] == float(rows[0]["valid_error"])
+    assert metrics["test_error_at_best"] == float(rows[0]["test_error"])
+    assert "test classification error" in out.stdout and "lowest validation error" in out.stdout
+    labels = np.argmax(load_run_data(json.loads((run_dir / "config.json").read_text())).y_train[:800], 1)
     np.testing.assert_array_equal(np.loadtxt(run_dir / "labelled_indices.txt", dtype=int),
                                   balanced_labelled_indices(labels, 50, seed=0))
     cfg, reloaded = load_trained_model(run_dir)
