@@ -160,7 +160,7 @@ def test_bad_semisupervised_flags_exit_2(argv, capsys):
 
 def test_alpha_defaults_by_model_and_a_resumed_run_keeps_its_own(tmp_path):
     # M2 on pixels needs a larger weight than the paper's 0.1, which suits M1+M2 (README, measured).
-    assert parse_args(["--model", "m2"]).alpha == 10.0
+    assert parse_args(["--model", "m2"]).alpha == 1000.0
     assert parse_args(["--model", "m1m2"]).alpha == 0.1
     assert parse_args(["--model", "m2", "--alpha", "0.1"]).alpha == 0.1
     assert parse_args(["--model", "cvae"]).alpha is None  # no classification term
@@ -169,7 +169,7 @@ def test_alpha_defaults_by_model_and_a_resumed_run_keeps_its_own(tmp_path):
     assert parse_args(["--resume", str(tmp_path)]).alpha == 0.5
     old = {k: v for k, v in saved.items() if k != "alpha"} | {"model": "m2"}  # a config saved before the flag
     (tmp_path / "config.json").write_text(json.dumps(old))
-    assert parse_args(["--resume", str(tmp_path)]).alpha == 10.0
+    assert parse_args(["--resume", str(tmp_path)]).alpha == 1000.0
 
 
 def test_m1_run_must_be_a_finished_vae_of_the_right_size(tmp_path, capsys):
