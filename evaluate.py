@@ -13,6 +13,7 @@ TERMS = ("recon", "kl", "loss")
 EVAL_BATCH = 2000
 TEST_SEED_OFFSET = 10_000  # the test set's fixed noise and eps come from seed + this, apart from training's
 TEST_BINARIZE_SEED = 20_151  # one binary test set for every run and seed, so their log-likelihoods compare
+VALID_BINARIZE_SEED = 20_152  # --n_valid with --binarize dynamic: the validation set's one draw, as the test set's
 STATIC_SEED_OFFSET = 30_000  # --binarize static: the training set's one draw comes from seed + this
 
 

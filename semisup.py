@@ -11,7 +11,7 @@ import tensorflow as tf
 import checkpoint
 import figures
 from data.mnist import N_CLASSES
-from evaluate import EVAL_BATCH, evaluate, load_run_data, make_evaluate
+from evaluate import EVAL_BATCH, VALID_BINARIZE_SEED, binarize, evaluate, load_run_data, make_evaluate
 from losses import classification_nll, semi_supervised_loss
 from m2 import M1M2, M2
 from rundir import create_run_dir, write_json
@@ -44,13 +44,15 @@ def balanced_labelled_indices(labels, n_labeled, seed):
     return np.sort(np.concatenate(picked))
 
 
-def hold_out(data, n_valid):
-    """Split the last n_valid training images off data (in place): the validation set (x, y), or None for 0."""
+def hold_out(data, n_valid, binarize_mode="none"):
+    """Split the last n_valid training images off data (in place): the validation set (x, y), or None for 0.
+
+    With --binarize dynamic it is one fixed binary draw, as the test set is (static: already the training draw)."""
     if not n_valid:
         return None
-    valid = data.x_train[-n_valid:], data.y_train[-n_valid:]
+    x_valid, y_valid = data.x_train[-n_valid:], data.y_train[-n_valid:]
     data.x_train, data.y_train = data.x_train[:-n_valid], data.y_train[:-n_valid]
-    return valid
+    return (binarize(x_valid, VALID_BINARIZE_SEED) if binarize_mode == "dynamic" else x_valid), y_valid
 
 
 def best_by_validation(rows):
@@ -173,7 +175,8 @@ def train_m1(cfg, m1, run_dir):
         if not m1_dir.exists():
             create_run_dir(run_dir, "m1")
         m1_cfg = cfg | {"model": "vae", "dim_z": cfg["m1_dim_z"], "num_epochs": cfg["m1_epochs"], "PMLR": False,
-                        "PARR": False, "n_train": cfg["n_train"] - cfg.get("n_valid", 0), "n_valid": 0, "run_dir": str(m1_dir), "m1_run": None, "resume": None}
+                        "PARR": False, "run_dir": str(m1_dir), "m1_run": None, "resume": None,
+                        "n_train": cfg["n_train"] - cfg.get("n_valid", 0), "n_valid": 0}  # M1 sees no validation image
         write_json(m1_dir / "config.json", m1_cfg)
         print(f"M1: training a vae with dim_z {cfg['m1_dim_z']} in {m1_dir}", flush=True)
         train_and_evaluate(m1_cfg, m1_dir)
@@ -194,7 +197,7 @@ def train_semisupervised(cfg, run_dir, on_epoch=None):
     start_time = time.time()
     keras.utils.set_random_seed(cfg["seed"])
     data = load_run_data(cfg)
-    valid = hold_out(data, cfg.get("n_valid", 0))  # runs made before --n_valid held none out
+    valid = hold_out(data, cfg.get("n_valid", 0), cfg["binarize"])  # runs made before --n_valid held none out
     lab_idx = balanced_labelled_indices(np.argmax(data.y_train, -1), cfg["n_labeled"], cfg["seed"])
     unl_idx = np.setdiff1d(np.arange(len(data.x_train)), lab_idx)
     np.savetxt(run_dir / "labelled_indices.txt", lab_idx, fmt="%d")

@@ -94,6 +94,13 @@ def test_validation_images_are_held_out_of_training_and_the_best_epoch_is_picked
     assert data.x_train[:, 0].tolist() == list(range(7)) and x_valid[:, 0].tolist() == [7, 8, 9]
     np.testing.assert_array_equal(np.argmax(y_valid, 1), [7, 8, 9])
     assert len(data.y_train) == 7
+    # With --binarize dynamic, the validation images are one fixed binary draw, as the test images are.
+    def grey():
+        return RunData(np.full((50, 4), 0.5, np.float32), np.eye(10, dtype=np.float32)[np.arange(50) % 10], *[x[:2]] * 4)
+    x_bin, _ = hold_out(grey(), 20, "dynamic")
+    assert set(np.unique(x_bin)) == {0.0, 1.0}
+    np.testing.assert_array_equal(x_bin, hold_out(grey(), 20, "dynamic")[0])
+    assert set(np.unique(hold_out(grey(), 20)[0])) == {0.5}
     rows = [{"epoch": e, "valid_error": v, "test_error": t} for e, v, t in [(1, "5.0", "6"), (2, "3.5", "4"),
                                                                            (3, "3.5", "3"), (4, "4.0", "2")]]
     assert best_by_validation(rows)["epoch"] == 2  # the lowest validation error, not the lowest test error
