@@ -72,14 +72,31 @@ class M2(keras.Model):
         kl = gaussian_kl(z_mean, z_std)
         return {"recon": recon, "kl": kl, "loss": negative_labelled_bound(recon, kl, N_CLASSES)}
 
+    def encode_all_labels(self, x):
+        """q(z|x,y) for each of the ten labels: mean and std, rows b*10 .. b*10+9 for image b with labels 0..9.
+
+        The same as encode() on x repeated with every one-hot y, but the first layer's product with x is taken
+        once per image and not once per label: W [x; y] + b = (W_x x + b) + W_y[:, y].
+        """
+        first = self.encoder.layers[0]
+        kernel = first.kernel
+        h_x = ops.matmul(x, kernel[:self.dim_x]) + first.bias
+        h = ops.expand_dims(h_x, 1) + ops.expand_dims(ops.cast(kernel[self.dim_x:], h_x.dtype), 0)  # [b, 10, width]
+        h = first.activation(ops.reshape(h, (-1, ops.shape(h_x)[-1])))
+        for layer in self.encoder.layers[1:]:
+            h = layer(h)
+        return h[:, :self.dim_z], ops.softplus(h[:, self.dim_z:]) + MIN_STD
+
     def unlabelled_loss(self, x, eps):
         """-U(x) per example (eq. 7): -L(x,y) for all ten labels in one batch, summed out under q(y|x)."""
         batch = ops.shape(x)[0]
         x_rep = ops.repeat(x, N_CLASSES, axis=0)  # rows b*10 .. b*10+9 are image b with labels 0..9
         y_rep = ops.tile(ops.eye(N_CLASSES, dtype=x.dtype), [batch, 1])
         eps_rep = ops.repeat(eps, N_CLASSES, axis=0)  # the same z noise for every label of an image
-        neg_labelled = ops.reshape(self.loss_terms(x_rep, x_rep, y_rep, eps_rep)["loss"], (batch, N_CLASSES))
-        return negative_unlabelled_bound(neg_labelled, self.classify(x))
+        z_mean, z_std = self.encode_all_labels(x)
+        recon = self.x_nll(x_rep, self.decode(reparameterize(z_mean, z_std, eps_rep), y_rep))
+        neg_labelled = negative_labelled_bound(recon, gaussian_kl(z_mean, z_std), N_CLASSES)
+        return negative_unlabelled_bound(ops.reshape(neg_labelled, (batch, N_CLASSES)), self.classify(x))
 
     def get_config(self):
         return {"dim_z": self.dim_z, "n_hidden": self.n_hidden, "dim_x": self.dim_x, "gaussian_x": self.gaussian_x,
