@@ -43,6 +43,22 @@ def test_unlabelled_bound_is_expected_labelled_bound_plus_entropy(dim_x, gaussia
     np.testing.assert_allclose(one_batch, (q * neg_l).sum(1) - entropy, rtol=1e-5)
 
 
+@pytest.mark.parametrize("m2_hidden", [0, 5])
+def test_encoding_all_labels_at_once_equals_encoding_each_label(m2_hidden):
+    rng = np.random.default_rng(1)
+    model = M2(dim_z=3, n_hidden=7, dim_x=12, m2_hidden=m2_hidden)
+    for layer in model.encoder.layers:  # nonzero biases, so that adding the bias once per image is tested too
+        layer.bias.assign(rng.normal(size=layer.bias.shape).astype(np.float32))
+    x = rng.uniform(size=(4, 12)).astype(np.float32)
+    mean, std = model.encode_all_labels(x)
+    for k in range(10):  # rows b*10+k: image b with label k
+        y = np.tile(np.eye(10, dtype=np.float32)[k], (4, 1))
+        want_mean, want_std = model.encode(x, y)
+        np.testing.assert_allclose(np_(mean)[k::10], np_(want_mean), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np_(std)[k::10], np_(want_std), rtol=1e-5, atol=1e-6)
+    assert np.ptp(np_(mean).reshape(4, 10, 3), axis=1).min() > 1e-4  # the label does change the encoding
+
+
 def test_unlabelled_bound_limits():
     neg_l = np.float32([[3.0, 5.0, 9.0]])
     uniform = negative_unlabelled_bound(neg_l, np.zeros((1, 3), np.float32))
