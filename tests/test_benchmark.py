@@ -63,3 +63,19 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path):
     for heading in ("## Training, batch 128", "## Where a training step's time goes", "## Scaling", "## Levers",
                     "## End to end"):
         assert heading in text
+
+
+def test_m2_step_benchmark_times_two_ways_that_train_alike():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "m2_step.py"), "--n_hidden", "16", "--dim_z", "4",
+                          "--steps", "5", "--repeats", "2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    losses, ms = {}, {}
+    for words in (line.split() for line in out.stdout.splitlines()):
+        if "loss" in words:
+            losses[words[0]] = float(words[-1])
+        elif "ms/step" in words:
+            ms[words[0]] = float(words[1])
+    assert set(losses) == set(ms) == {"shared", "repeated"} and min(ms.values()) > 0
+    assert losses["shared"] > 0 and abs(losses["shared"] - losses["repeated"]) <= 1e-4 * losses["shared"]
+    ratio = float(out.stdout.split("repeated / shared:")[1].split("x")[0])
+    assert abs(ratio - ms["repeated"] / ms["shared"]) < 0.02
