@@ -6,7 +6,7 @@ from keras import ops
 from data.mnist import N_CLASSES
 from losses import (bernoulli_nll, gaussian_kl, gaussian_nll, negative_labelled_bound, negative_unlabelled_bound,
                     reparameterize)
-from vae.model import DIM_X, MIN_STD, VAE, mlp
+from vae.model import DIM_X, VAE, gaussian_params, mlp
 
 
 class M2(keras.Model):
@@ -47,7 +47,7 @@ class M2(keras.Model):
         """q(z|x,y): mean and positive standard deviation; y defaults to the classifier's prediction."""
         y = self.predict_label(x) if y is None else y
         out = self.encoder(ops.concatenate([x, ops.cast(y, x.dtype)], axis=-1))
-        return out[:, :self.dim_z], ops.softplus(out[:, self.dim_z:]) + MIN_STD
+        return gaussian_params(out, self.dim_z)
 
     def decode(self, z, y):
         """p(x|y,z): Bernoulli logits of x (with gaussian_x: the mean and the raw std parameters, concatenated)."""
@@ -56,7 +56,7 @@ class M2(keras.Model):
     def x_nll(self, x, out):
         """-log p(x|y,z) per example from the decoder's output."""
         if self.gaussian_x:
-            return gaussian_nll(x, out[:, :self.dim_x], ops.softplus(out[:, self.dim_x:]) + MIN_STD, self.x_mask)
+            return gaussian_nll(x, *gaussian_params(out, self.dim_x), self.x_mask)
         return bernoulli_nll(x, out)
 
     def call(self, x, y=None):
@@ -85,7 +85,7 @@ class M2(keras.Model):
         h = first.activation(ops.reshape(h, (-1, ops.shape(h_x)[-1])))
         for layer in self.encoder.layers[1:]:
             h = layer(h)
-        return h[:, :self.dim_z], ops.softplus(h[:, self.dim_z:]) + MIN_STD
+        return gaussian_params(h, self.dim_z)
 
     def unlabelled_loss(self, x, eps):
         """-U(x) per example (eq. 7): -L(x,y) for all ten labels in one batch, summed out under q(y|x)."""

@@ -9,6 +9,11 @@ DIM_X = 28 * 28
 MIN_STD = 1e-6  # keeps sigma, and so log(sigma) in the KL, away from 0
 
 
+def gaussian_params(out, dim):
+    """A network's output [mean, raw std] (2 * dim columns) as a Gaussian's mean and positive standard deviation."""
+    return out[:, :dim], ops.softplus(out[:, dim:]) + MIN_STD
+
+
 def mlp(n_hidden, n_out, activations, name):
     """One hidden layer of n_hidden units per activation (two in every model but M2 with --m2_hidden), then a
     linear output layer."""
@@ -36,8 +41,7 @@ class VAE(keras.Model):
     def encode(self, x, y=None):
         """q(z|x) (or q(z|x,y)): mean and positive standard deviation."""
         out = ops.cast(self.encoder(self._with_label(x, y)), "float32")  # fp32 even under a bf16 dtype policy
-        z_mean, raw_std = out[:, :self.dim_z], out[:, self.dim_z:]
-        return z_mean, ops.softplus(raw_std) + MIN_STD
+        return gaussian_params(out, self.dim_z)
 
     def decode(self, z, y=None):
         """p(x|z) (or p(x|y,z)): Bernoulli logits of the 784 pixels."""
