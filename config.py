@@ -9,12 +9,15 @@ MODELS = ("cvae", "vae", "m2", "m1m2")
 SEMISUPERVISED = ("m2", "m1m2")  # trained by semisup.py on --n_labeled labels
 DISTRIBUTE = ("none", "mirrored")
 BINARIZE = ("none", "dynamic", "static")
+ACTIVATIONS = ("elu_tanh", "softplus")  # vae/model.py's ACTIVATIONS, named here so no TensorFlow loads for --help
+CHOICES = {"model": MODELS, "distribute": DISTRIBUTE, "binarize": BINARIZE, "activation": ACTIVATIONS}
 
 # name: (type, default, help). Order is the order of --help and of the README table.
 FLAGS = {
     "model": (str, "cvae", "which model: 'cvae' (conditioned on the label, M2 of Kingma et al. 2014), 'vae', or the semi-supervised 'm2' and 'm1m2' (M2, M1+M2 of Kingma et al. 2014, trained with --n_labeled labels)"),
     "dim_z": (int, 20, "dimension of the latent vector z"),
     "n_hidden": (int, 500, "hidden units in each of the two MLP layers of encoder and decoder"),
+    "activation": (str, "elu_tanh", "hidden-layer activations: 'elu_tanh' (the original runner's: elu then tanh in the encoder, tanh then elu in the decoder) or 'softplus' (both layers, as Kingma et al.'s code); m2, m1m2: M2's two-layer networks and M1 too"),
     "learn_rate": (float, 1e-3, "learning rate of the Adam optimizer"),
     "lr_decay": (float, 1.0, "the learning rate falls exponentially, step by step, from --learn_rate to lr_decay * learn_rate at the end of --num_epochs; 1: constant"),
     "num_epochs": (int, 20, "number of passes over the training images"),
@@ -117,10 +120,8 @@ def build_parser(defaults=True):
         if kind == "bool":
             parser.add_argument(f"--{name}", type=str2bool, nargs="?", const=True, default=default,
                                 metavar="BOOL", help=help_text)
-        elif name in ("model", "distribute", "binarize"):
-            parser.add_argument(f"--{name}", choices={"model": MODELS, "distribute": DISTRIBUTE, "binarize": BINARIZE}[name],
-                                default=default,
-                                help=help_text)
+        elif name in CHOICES:
+            parser.add_argument(f"--{name}", choices=CHOICES[name], default=default, help=help_text)
         else:
             parser.add_argument(f"--{name}", type=kind, default=default, help=help_text)
     return parser
@@ -205,10 +206,11 @@ def validate_semisupervised(args, parser):
             parser.error(f"argument --m1_run: no readable config.json in {args.m1_run!r} ({err})")
         if not (Path(args.m1_run) / "model.weights.h5").exists():
             parser.error(f"argument --m1_run: {args.m1_run!r} holds no model.weights.h5 (an unfinished run?)")
-        m1 = (m1_cfg.get("model"), m1_cfg.get("dim_z"), m1_cfg.get("n_hidden"))
-        if m1 != ("vae", args.m1_dim_z, args.n_hidden):
-            parser.error(f"argument --m1_run: need a vae run with dim_z {args.m1_dim_z} and n_hidden {args.n_hidden} "
-                         f"(--m1_dim_z, --n_hidden), got model {m1[0]}, dim_z {m1[1]}, n_hidden {m1[2]}")
+        m1 = (m1_cfg.get("model"), m1_cfg.get("dim_z"), m1_cfg.get("n_hidden"), m1_cfg.get("activation", "elu_tanh"))
+        if m1 != ("vae", args.m1_dim_z, args.n_hidden, args.activation):
+            parser.error(f"argument --m1_run: need a vae run with dim_z {args.m1_dim_z}, n_hidden {args.n_hidden} and "
+                         f"activation {args.activation} (--m1_dim_z, --n_hidden, --activation), got model {m1[0]}, "
+                         f"dim_z {m1[1]}, n_hidden {m1[2]}, activation {m1[3]}")
 
 
 def parse_args(argv=None):

@@ -34,7 +34,7 @@ def build_model(cfg):
         import semisup  # imported here: semisup imports this module
         return semisup.build_model(cfg)
     cls = {"vae": VAE, "cvae": CVAE}[cfg["model"]]
-    return cls(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"])
+    return cls(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"], activation=cfg.get("activation", "elu_tanh"))
 
 
 def make_optimizer(cfg, steps_per_epoch):

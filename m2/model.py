@@ -6,7 +6,7 @@ from keras import ops
 from data.mnist import N_CLASSES
 from losses import (bernoulli_nll, gaussian_kl, gaussian_nll, negative_labelled_bound, negative_unlabelled_bound,
                     reparameterize)
-from vae.model import DIM_X, VAE, gaussian_params, mlp
+from vae.model import ACTIVATIONS, DIM_X, VAE, gaussian_params, mlp
 
 
 class M2(keras.Model):
@@ -18,12 +18,13 @@ class M2(keras.Model):
 
     n_classes = N_CLASSES
 
-    def __init__(self, dim_z, n_hidden, dim_x=DIM_X, gaussian_x=False, m2_hidden=0, **kwargs):
+    def __init__(self, dim_z, n_hidden, dim_x=DIM_X, gaussian_x=False, m2_hidden=0, activation="elu_tanh",
+                 **kwargs):
         super().__init__(**kwargs)
         self.dim_z, self.n_hidden, self.dim_x, self.gaussian_x = dim_z, n_hidden, dim_x, gaussian_x
-        self.m2_hidden = m2_hidden
+        self.m2_hidden, self.activation = m2_hidden, activation
         width, enc_act, dec_act = ((m2_hidden, ("softplus",), ("softplus",)) if m2_hidden
-                                   else (n_hidden, ("elu", "tanh"), ("tanh", "elu")))
+                                   else (n_hidden, *ACTIVATIONS[activation]))
         self.encoder = mlp(width, 2 * dim_z, enc_act, "encoder")
         self.decoder = mlp(width, 2 * dim_x if gaussian_x else dim_x, dec_act, "decoder")
         self.classifier = mlp(width, N_CLASSES, enc_act, "classifier")
@@ -100,7 +101,7 @@ class M2(keras.Model):
 
     def get_config(self):
         return {"dim_z": self.dim_z, "n_hidden": self.n_hidden, "dim_x": self.dim_x, "gaussian_x": self.gaussian_x,
-                "m2_hidden": self.m2_hidden}
+                "m2_hidden": self.m2_hidden, "activation": self.activation}
 
 
 class M1M2(keras.Model):
@@ -113,11 +114,13 @@ class M1M2(keras.Model):
 
     n_classes = N_CLASSES
 
-    def __init__(self, dim_z, n_hidden, m1_dim_z, m2_hidden=0, **kwargs):
+    def __init__(self, dim_z, n_hidden, m1_dim_z, m2_hidden=0, activation="elu_tanh", **kwargs):
         super().__init__(**kwargs)
         self.dim_z, self.n_hidden, self.m1_dim_z, self.m2_hidden = dim_z, n_hidden, m1_dim_z, m2_hidden
-        self.m1 = VAE(dim_z=m1_dim_z, n_hidden=n_hidden)
-        self.m2 = M2(dim_z=dim_z, n_hidden=n_hidden, dim_x=m1_dim_z, gaussian_x=True, m2_hidden=m2_hidden)
+        self.activation = activation
+        self.m1 = VAE(dim_z=m1_dim_z, n_hidden=n_hidden, activation=activation)
+        self.m2 = M2(dim_z=dim_z, n_hidden=n_hidden, dim_x=m1_dim_z, gaussian_x=True, m2_hidden=m2_hidden,
+                     activation=activation)
         self.built = True
 
     def features(self, x):
@@ -145,4 +148,5 @@ class M1M2(keras.Model):
         return self.m2.loss_terms(self.features(x_in), self.features(x_target), y, eps)
 
     def get_config(self):
-        return {"dim_z": self.dim_z, "n_hidden": self.n_hidden, "m1_dim_z": self.m1_dim_z, "m2_hidden": self.m2_hidden}
+        return {"dim_z": self.dim_z, "n_hidden": self.n_hidden, "m1_dim_z": self.m1_dim_z, "m2_hidden": self.m2_hidden,
+                "activation": self.activation}

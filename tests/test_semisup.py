@@ -202,6 +202,9 @@ def test_m1_run_must_be_a_finished_vae_of_the_right_size(tmp_path, capsys):
     with pytest.raises(SystemExit):
         parse_args(["--model", "m1m2", "--m1_run", str(tmp_path), "--n_hidden", "64"])
     assert "n_hidden 64" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # the M1 run saved before --activation is an elu_tanh one
+        parse_args(["--model", "m1m2", "--m1_run", str(tmp_path), "--activation", "softplus"])
+    assert "activation elu_tanh" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("model", ["m2", "m1m2"])

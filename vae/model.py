@@ -7,6 +7,9 @@ from losses import negative_elbo, reparameterize
 
 DIM_X = 28 * 28
 MIN_STD = 1e-6  # keeps sigma, and so log(sigma) in the KL, away from 0
+# --activation: the two hidden layers' activations of (encoder, decoder). elu_tanh is the original runner's;
+# softplus that of Kingma et al.'s code (their M1 and M2).
+ACTIVATIONS = {"elu_tanh": (("elu", "tanh"), ("tanh", "elu")), "softplus": (("softplus",) * 2, ("softplus",) * 2)}
 
 
 def gaussian_params(out, dim):
@@ -26,11 +29,12 @@ class VAE(keras.Model):
 
     n_classes = 0
 
-    def __init__(self, dim_z, n_hidden, **kwargs):
+    def __init__(self, dim_z, n_hidden, activation="elu_tanh", **kwargs):
         super().__init__(**kwargs)
-        self.dim_z, self.n_hidden = dim_z, n_hidden
-        self.encoder = mlp(n_hidden, 2 * dim_z, ("elu", "tanh"), "encoder")
-        self.decoder = mlp(n_hidden, DIM_X, ("tanh", "elu"), "decoder")
+        self.dim_z, self.n_hidden, self.activation = dim_z, n_hidden, activation
+        enc_act, dec_act = ACTIVATIONS[activation]
+        self.encoder = mlp(n_hidden, 2 * dim_z, enc_act, "encoder")
+        self.decoder = mlp(n_hidden, DIM_X, dec_act, "decoder")
         self.encoder.build((None, DIM_X + self.n_classes))
         self.decoder.build((None, dim_z + self.n_classes))
         self.built = True  # both halves are built above, so weights can be saved before any call
@@ -59,4 +63,4 @@ class VAE(keras.Model):
         return negative_elbo(x_target, logits, z_mean, z_std)
 
     def get_config(self):
-        return {"dim_z": self.dim_z, "n_hidden": self.n_hidden}
+        return {"dim_z": self.dim_z, "n_hidden": self.n_hidden, "activation": self.activation}
