@@ -79,3 +79,21 @@ def test_m2_step_benchmark_times_two_ways_that_train_alike():
     assert losses["shared"] > 0 and abs(losses["shared"] - losses["repeated"]) <= 1e-4 * losses["shared"]
     ratio = float(out.stdout.split("repeated / shared:")[1].split("x")[0])
     assert abs(ratio - ms["repeated"] / ms["shared"]) < 0.02
+
+
+def test_m1_screen_classifies_by_the_nearest_labelled_image():
+    import numpy as np
+    from benchmarks.m1_features import nearest_label_error, screen
+    # Two labelled references. [0.1, 1] points the way of [0, 10] (label 1) but lies nearer [1, 0] (label 0).
+    train, labels = np.array([[1.0, 0.0], [0.0, 10.0]]), np.array([0, 1])
+    test, test_labels = np.array([[0.1, 1.0], [3.0, 0.5]]), np.array([1, 0])
+    assert nearest_label_error(train, labels, test, test_labels, np.array([0, 1])) == 50.0
+    assert nearest_label_error(train, labels, test, test_labels, np.array([0, 1]), cosine=True) == 0.0
+    # Features that hold the class give no error with the balanced labelled images of any seed; noise about 90%.
+    rng = np.random.default_rng(0)
+    y_train, y_test = rng.integers(0, 10, 2000), rng.integers(0, 10, 500)
+    onehot = np.eye(10)
+    clean = screen((onehot[y_train] + 0.01 * rng.random((2000, 10)), onehot[y_test]), y_train, y_test, 50, [0, 1])
+    assert clean == {"euclid": [0.0, 0.0], "cosine": [0.0, 0.0]}
+    noise = screen((rng.random((2000, 10)), rng.random((500, 10))), y_train, y_test, 50, [0])
+    assert 80.0 < noise["euclid"][0] < 100.0
