@@ -100,6 +100,11 @@ def shown_default(name):
     return FLAGS[name][1]
 
 
+def with_flag_defaults(saved):
+    """A run's saved config with the flags it predates at their defaults (a run saved before --activation: elu_tanh)."""
+    return {name: default for name, (_, default, _) in FLAGS.items()} | saved
+
+
 def apply_model_defaults(args):
     """Fill in the flags left at None whose default depends on --model."""
     for name, per_model in PER_MODEL_DEFAULTS.items():
@@ -185,7 +190,7 @@ def saved_run_args(args, given, parser):
     if mode == "restore" and not (run_dir / "model.weights.h5").is_file():
         parser.error(f"argument --restore: {run_dir} has no model.weights.h5 (an unfinished run: --resume it first)")
     saved = json.loads((run_dir / "config.json").read_text())
-    merged = {name: default for name, (_, default, _) in FLAGS.items()} | {k: v for k, v in saved.items() if k in FLAGS}
+    merged = with_flag_defaults({k: v for k, v in saved.items() if k in FLAGS})
     return argparse.Namespace(**merged | {name: getattr(args, name) for name in given} | {mode: str(run_dir)})
 
 
@@ -206,7 +211,8 @@ def validate_semisupervised(args, parser):
             parser.error(f"argument --m1_run: no readable config.json in {args.m1_run!r} ({err})")
         if not (Path(args.m1_run) / "model.weights.h5").exists():
             parser.error(f"argument --m1_run: {args.m1_run!r} holds no model.weights.h5 (an unfinished run?)")
-        m1 = (m1_cfg.get("model"), m1_cfg.get("dim_z"), m1_cfg.get("n_hidden"), m1_cfg.get("activation", "elu_tanh"))
+        m1_cfg = with_flag_defaults(m1_cfg)
+        m1 = (m1_cfg["model"], m1_cfg["dim_z"], m1_cfg["n_hidden"], m1_cfg["activation"])
         if m1 != ("vae", args.m1_dim_z, args.n_hidden, args.activation):
             parser.error(f"argument --m1_run: need a vae run with dim_z {args.m1_dim_z}, n_hidden {args.n_hidden} and "
                          f"activation {args.activation} (--m1_dim_z, --n_hidden, --activation), got model {m1[0]}, "

@@ -26,9 +26,9 @@ def build_model(cfg):
     """An untrained M2 or M1+M2, as cfg describes."""
     if cfg["model"] == "m1m2":
         return M1M2(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"], m1_dim_z=cfg["m1_dim_z"],
-                    m2_hidden=cfg["m2_hidden"], activation=cfg.get("activation", "elu_tanh"))
+                    m2_hidden=cfg["m2_hidden"], activation=cfg["activation"])
     return M2(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"], m2_hidden=cfg["m2_hidden"],
-              activation=cfg.get("activation", "elu_tanh"))
+              activation=cfg["activation"])
 
 
 def balanced_labelled_indices(labels, n_labeled, seed):

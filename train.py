@@ -14,7 +14,7 @@ import tensorflow as tf
 import checkpoint
 import distribute
 import figures
-from config import SEMISUPERVISED
+from config import SEMISUPERVISED, with_flag_defaults
 from cvae import CVAE
 from evaluate import TERMS, evaluate, load_run_data, make_evaluate
 from likelihood import iwae_loss
@@ -34,7 +34,7 @@ def build_model(cfg):
         import semisup  # imported here: semisup imports this module
         return semisup.build_model(cfg)
     cls = {"vae": VAE, "cvae": CVAE}[cfg["model"]]
-    return cls(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"], activation=cfg.get("activation", "elu_tanh"))
+    return cls(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"], activation=cfg["activation"])
 
 
 def make_optimizer(cfg, steps_per_epoch):
@@ -48,7 +48,7 @@ def make_optimizer(cfg, steps_per_epoch):
 
 def load_trained_model(run_dir):
     """The config and the trained model of a finished run folder (config.json and model.weights.h5)."""
-    cfg = json.loads((Path(run_dir) / "config.json").read_text())
+    cfg = with_flag_defaults(json.loads((Path(run_dir) / "config.json").read_text()))
     model = build_model(cfg)
     model.load_weights(Path(run_dir) / "model.weights.h5")
     return cfg, model

@@ -32,6 +32,6 @@ def test_activation_flag_sets_every_two_layer_network(model):
         hidden = net.layers[:-1]
         assert len(hidden) == 2 and all(layer.activation.__name__ == "softplus" for layer in hidden)
     cfg.pop("activation")  # a run saved before the flag keeps the original runner's elu and tanh
-    old = build_model(cfg)
+    old = build_model(config.with_flag_defaults(cfg))
     encoder = old.m1.encoder if model == "m1m2" else old.encoder
     assert [layer.activation.__name__ for layer in encoder.layers[:-1]] == ["elu", "tanh"]
