@@ -24,7 +24,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=20, help="saves and loads timed (default: 20)")
     parser.add_argument("--epochs", type=int, default=0, help="full epochs of a default run to time too (default: 0)")
     args = parser.parse_args()
-    cfg = {name: default for name, (_, default, _) in config.FLAGS.items()} | {"PRR": False}
+    cfg = config.with_flag_defaults({"PRR": False})
     model = train.build_model(cfg)
     optimizer = keras.optimizers.Adam()
     optimizer.build(model.trainable_variables)

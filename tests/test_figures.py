@@ -12,7 +12,7 @@ from PIL import Image
 
 import figures
 import plot_utils
-from config import FLAGS
+from config import with_flag_defaults
 from evaluate import load_run_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def fake_z(tile):
 
 
 def small_cfg(**changes):
-    cfg = {name: default for name, (_, default, _) in FLAGS.items()}
+    cfg = with_flag_defaults({})
     cfg.update(dim_z=2, n_train=100, num_epochs=3, PRR_n_img_x=4, PRR_n_img_y=3, PRR_resize_factor=0.5,
                PMLR=True, PMLR_n_img_x=5, PMLR_n_img_y=4, PMLR_n_samples=2000, PARR=True, PARR_resize_factor=0.75,
                interp_n_steps=6, PMLR_z_range=Z_RANGE)
