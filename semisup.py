@@ -10,6 +10,7 @@ import tensorflow as tf
 
 import checkpoint
 import figures
+from config import M1_TRAINING
 from data.mnist import N_CLASSES
 from evaluate import EVAL_BATCH, VALID_BINARIZE_SEED, binarize, evaluate, load_run_data, make_evaluate
 from losses import classification_nll, semi_supervised_loss
@@ -175,7 +176,7 @@ def train_m1(cfg, m1, run_dir):
     if cfg["m1_run"] is None and not (m1_dir / "model.weights.h5").exists():
         if not m1_dir.exists():
             create_run_dir(run_dir, "m1")
-        m1_cfg = cfg | {"model": "vae", "dim_z": cfg["m1_dim_z"], "num_epochs": cfg["m1_epochs"], "PMLR": False,
+        m1_cfg = cfg | M1_TRAINING | {"model": "vae", "dim_z": cfg["m1_dim_z"], "num_epochs": cfg["m1_epochs"], "PMLR": False,
                         "PARR": False, "run_dir": str(m1_dir), "m1_run": None, "resume": None,
                         "n_train": cfg["n_train"] - cfg.get("n_valid", 0), "n_valid": 0}  # M1 sees no validation image
         write_json(m1_dir / "config.json", m1_cfg)

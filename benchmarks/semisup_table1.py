@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from config import N_TRAIN_IMAGES  # noqa: E402  (no TensorFlow: config loads before it)
+from config import M1_TRAINING, N_TRAIN_IMAGES  # noqa: E402  (no TensorFlow: config loads before it)
 PAPER = {  # Kingma et al. 2014, Table 1: test error in % on MNIST
     "nn": {100: 25.80, 600: 11.44, 1000: 10.70, 3000: 6.04},
     "m2": {100: 11.97, 600: 4.94, 1000: 3.60, 3000: 3.92},
@@ -103,7 +103,7 @@ def main():
     p.add_argument("--nn_steps", type=int, default=2000, help="nn: Adam steps on the labelled images")
     p.add_argument("--n_labeled", nargs="+", type=int, default=[100, 600, 1000, 3000])
     p.add_argument("--num_epochs", type=int, default=10, help="epochs of M2 in each run")
-    p.add_argument("--m1_epochs", type=int, default=10, help="epochs of the shared M1")
+    p.add_argument("--m1_epochs", type=int, default=30, help="epochs of the shared M1 (with config.M1_TRAINING's optimiser, as an m1m2 run trains its own)")
     p.add_argument("--dim_z", type=int, default=50)
     p.add_argument("--m1_dim_z", type=int, default=50)
     p.add_argument("--n_hidden", type=int, default=256)
@@ -124,8 +124,9 @@ def main():
     common = ["--n_hidden", str(a.n_hidden), "--batch_size", str(a.batch_size), "--seed", str(a.seed)]
     m1_run = a.m1_run
     if "m1m2" in a.models and m1_run is None:  # (nn with --m1_run also classifies that M1's latent means)
-        m1 = run(a.out, "m1", ["--model", "vae", "--dim_z", str(a.m1_dim_z), "--num_epochs", str(a.m1_epochs), *common],
-                 a.limit_s)
+        m1_training = [arg for k, v in M1_TRAINING.items() for arg in (f"--{k}", str(v))]
+        m1 = run(a.out, "m1", ["--model", "vae", "--dim_z", str(a.m1_dim_z), "--num_epochs", str(a.m1_epochs),
+                               "--n_hidden", str(a.n_hidden), "--seed", str(a.seed), *m1_training], a.limit_s)
         m1_run = str(a.out / "m1") if m1 else None
         if m1:
             print(f"  M1: test -elbo {m1['test_neg_elbo']:.2f} after {m1['epochs']} epochs, {m1['bench_wall_s']:.0f}s")

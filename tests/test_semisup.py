@@ -12,7 +12,7 @@ from scipy.stats import norm
 import tf_setup  # noqa: F401
 from keras import ops
 
-from config import parse_args
+from config import M1_TRAINING, parse_args
 from losses import (classification_nll, gaussian_nll, negative_labelled_bound, negative_unlabelled_bound,
                     semi_supervised_loss)
 from m2 import M1M2, M2
@@ -227,6 +227,11 @@ def test_smoke_run_reports_test_error_and_reloads(tmp_path, model):
     assert ("m1" in names) == (model == "m1m2")
     if model == "m1m2":  # M1 trains on the same 800 images as M2, not on the validation set
         assert json.loads((tmp_path / "r" / "m1" / "metrics.json").read_text())["n_train"] == 800
+        # ... with M1's own optimiser, not M2's --batch_size 64 and constant rate
+        m1_cfg = json.loads((run_dir / "m1" / "config.json").read_text())
+        m2_cfg = json.loads((run_dir / "config.json").read_text())
+        assert (m2_cfg["batch_size"], m2_cfg["lr_decay"]) == (64, 1.0)
+        assert {k: m1_cfg[k] for k in M1_TRAINING} == M1_TRAINING and M1_TRAINING["batch_size"] != 64
     rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert [r["epoch"] for r in rows] == ["1"] and float(rows[0]["test_error"]) == round(metrics["test_error"], 2)
