@@ -176,9 +176,10 @@ def train_m1(cfg, m1, run_dir):
     if cfg["m1_run"] is None and not (m1_dir / "model.weights.h5").exists():
         if not m1_dir.exists():
             create_run_dir(run_dir, "m1")
-        m1_cfg = cfg | M1_TRAINING | {"model": "vae", "dim_z": cfg["m1_dim_z"], "num_epochs": cfg["m1_epochs"], "PMLR": False,
-                        "PARR": False, "run_dir": str(m1_dir), "m1_run": None, "resume": None,
-                        "n_train": cfg["n_train"] - cfg.get("n_valid", 0), "n_valid": 0}  # M1 sees no validation image
+        m1_cfg = cfg | M1_TRAINING | {  # M1's own optimiser, not M2's; M1 sees no validation image
+            "model": "vae", "dim_z": cfg["m1_dim_z"], "num_epochs": cfg["m1_epochs"], "PMLR": False, "PARR": False,
+            "run_dir": str(m1_dir), "m1_run": None, "resume": None, "n_train": cfg["n_train"] - cfg.get("n_valid", 0),
+            "n_valid": 0}
         write_json(m1_dir / "config.json", m1_cfg)
         print(f"M1: training a vae with dim_z {cfg['m1_dim_z']} in {m1_dir}", flush=True)
         train_and_evaluate(m1_cfg, m1_dir)

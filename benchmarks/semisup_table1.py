@@ -121,12 +121,13 @@ def main():
     if a.label_weight is not None and "--alpha" in a.extra.split():
         p.error("give --label_weight or an --alpha in --extra, not both")
     a.out.mkdir(parents=True)
-    common = ["--n_hidden", str(a.n_hidden), "--batch_size", str(a.batch_size), "--seed", str(a.seed)]
+    shared = ["--n_hidden", str(a.n_hidden), "--seed", str(a.seed)]
+    common = [*shared, "--batch_size", str(a.batch_size)]
     m1_run = a.m1_run
     if "m1m2" in a.models and m1_run is None:  # (nn with --m1_run also classifies that M1's latent means)
         m1_training = [arg for k, v in M1_TRAINING.items() for arg in (f"--{k}", str(v))]
-        m1 = run(a.out, "m1", ["--model", "vae", "--dim_z", str(a.m1_dim_z), "--num_epochs", str(a.m1_epochs),
-                               "--n_hidden", str(a.n_hidden), "--seed", str(a.seed), *m1_training], a.limit_s)
+        m1 = run(a.out, "m1", ["--model", "vae", "--dim_z", str(a.m1_dim_z), "--num_epochs", str(a.m1_epochs), *shared,
+                               *m1_training], a.limit_s)
         m1_run = str(a.out / "m1") if m1 else None
         if m1:
             print(f"  M1: test -elbo {m1['test_neg_elbo']:.2f} after {m1['epochs']} epochs, {m1['bench_wall_s']:.0f}s")
