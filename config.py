@@ -12,6 +12,10 @@ BINARIZE = ("none", "dynamic", "static")
 ACTIVATIONS = ("elu_tanh", "softplus")  # vae/model.py's ACTIVATIONS, named here so no TensorFlow loads for --help
 CHOICES = {"model": MODELS, "distribute": DISTRIBUTE, "binarize": BINARIZE, "activation": ACTIVATIONS}
 
+# How an m1m2 run trains its own M1 (no --m1_run): the optimiser of the M1 that did best under M1+M2 (README,
+# "Which M1 matters"), independent of the --learn_rate, --batch_size and --lr_decay that M2 trains with.
+M1_TRAINING = {"learn_rate": 1e-3, "batch_size": 128, "lr_decay": 0.1}
+
 # name: (type, default, help). Order is the order of --help and of the README table.
 FLAGS = {
     "model": (str, "cvae", "which model: 'cvae' (conditioned on the label, M2 of Kingma et al. 2014), 'vae', or the semi-supervised 'm2' and 'm1m2' (M2, M1+M2 of Kingma et al. 2014, trained with --n_labeled labels)"),
@@ -35,7 +39,7 @@ FLAGS = {
     "n_valid": (int, 0, "m2, m1m2: hold out the last N of the --n_train training images as a validation set that training never sees; each epoch reports its classification error, and metrics.json the test error at the epoch of lowest validation error, so that hyperparameters and the epoch are chosen off the test set (Kingma et al. 2014 held out 10000)"),
     "m2_hidden": (int, 0, "m2, m1m2: 0 gives M2's encoder, decoder and classifier two hidden layers of --n_hidden units; N > 0 one softplus layer of N units, as the authors' M2 on M1's latents (300 for 100 labels, 500 for more)"),
     "m1_dim_z": (int, 50, "m1m2: latent size of the VAE M1 whose latent means M2 models"),
-    "m1_epochs": (int, 30, "m1m2: epochs to train M1 on all training images before M2, with M1_TRAINING's optimiser (Adam at 1e-3 decaying to 1e-4, batches of 128) whatever M2's flags; 30 did best of 10, 30 and 100 (README)"),
+    "m1_epochs": (int, 30, f"m1m2: epochs to train M1 on all training images before M2, with M1_TRAINING's optimiser (Adam at {M1_TRAINING['learn_rate']:g} decaying to {M1_TRAINING['learn_rate'] * M1_TRAINING['lr_decay']:g}, batches of {M1_TRAINING['batch_size']}) whatever M2's flags; 30 did best of 10, 30 and 100 (README)"),
     "m1_run": (str, None, "m1m2: a finished '--model vae' run folder whose model is M1 (its dim_z and n_hidden must match); skips training M1"),
     "data_dir": (str, None, "folder holding the MNIST IDX files (default: the data/ folder of this repository)"),
     "results_path": (str, "results", "folder under which each run writes a new folder of its own"),
@@ -60,10 +64,6 @@ FLAGS = {
     "interp": ("bool", True, "plot latent interpolation between test digits after the last epoch (PNG strip and GIF)"),
     "interp_n_steps": (int, 10, "interp: decoded points on each line, both ends included"),
 }
-
-# How an m1m2 run trains its own M1 (no --m1_run): the optimiser of the M1 that did best under M1+M2 (README,
-# "Which M1 matters"), independent of the --learn_rate, --batch_size and --lr_decay that M2 trains with.
-M1_TRAINING = {"learn_rate": 1e-3, "batch_size": 128, "lr_decay": 0.1}
 
 # Flags whose default depends on --model (FLAGS holds None for them); other models leave them None.
 PER_MODEL_DEFAULTS = {"alpha": {"m2": 1000.0, "m1m2": 0.1}}
