@@ -1,19 +1,19 @@
-"""Train a VAE or CVAE on MNIST: parse and check the flags, make the run folder, then train and evaluate."""
+"""Train a VAE, CVAE, M2 or M1+M2 on MNIST: parse and check the flags, make the run folder, train and evaluate."""
 import signal
 import sys
 from pathlib import Path
 
-from config import parse_args, build_parser
-from rundir import create_run_dir, default_run_name, write_json
+from report.files import create_run_dir, default_run_name, write_json
+from training.flags import MODELS, build_parser, parse_args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.quality and args.model == "cvae":
-        from classifier import default_path
+    if args.quality and MODELS[args.model].conditioned:
+        from evaluation.classifier import default_path
         if not default_path().exists():  # found out now, not after the training
             build_parser().error(f"argument --quality: no MNIST classifier at {default_path()}; "
-                                 "make one with 'python classifier.py' (a few minutes on a CPU)")
+                                 "make one with 'python -m tools.classifier' (a few minutes on a CPU)")
     if args.restore:
         return restore_main(args)
     if args.resume:
@@ -32,13 +32,13 @@ def main(argv=None):
     print(f"run folder: {run_dir}", flush=True)
 
     from data.mnist import MNISTError
-    from train import train_and_evaluate  # TensorFlow loads only once the flags are known to be good
+    from training.families import train_and_evaluate  # TensorFlow loads only once the flags are known to be good
     try:
         metrics = train_and_evaluate(cfg, run_dir)
     except MNISTError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt as stopped:  # checkpoint.Stopped after Ctrl-C or SIGTERM; a second Ctrl-C at once
+    except KeyboardInterrupt as stopped:  # training.checkpoint.Stopped after Ctrl-C or SIGTERM; a second Ctrl-C at once
         print(f"\ninterrupted; the last checkpoint is in {run_dir}; continue with: "
               f"python run_main.py --resume {run_dir}", file=sys.stderr)
         return 128 + getattr(stopped, "signum", signal.SIGINT)  # the shell's convention: 130 Ctrl-C, 143 SIGTERM
@@ -50,14 +50,14 @@ def main(argv=None):
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats after {metrics['epochs']} epochs; "
           f"results in {run_dir}")
     if cfg["quality"]:
-        from quality import evaluate_run
+        from tools.measure import evaluate_run
         evaluate_run(run_dir, ll_k=cfg["ll_k"])
     return 0
 
 
 def restore_main(args):
     """--restore: remake a finished run's figures and test metrics in a new folder inside its run folder."""
-    from restore import restore, restore_dir_name
+    from tools.restore import restore, restore_dir_name
     run_dir = Path(args.restore)
     out_dir = create_run_dir(run_dir, None, restore_dir_name())
     cfg = vars(args) | {"run_dir": str(out_dir)}
@@ -67,7 +67,7 @@ def restore_main(args):
         print(f"test classification error {metrics['test_error']:.2f}% (restored)")
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats (restored, no training); results in {out_dir}")
     if args.quality:  # measured on the run folder's own model, into its metrics.json
-        from quality import evaluate_run
+        from tools.measure import evaluate_run
         evaluate_run(run_dir, ll_k=args.ll_k)
     return 0
 

@@ -14,9 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import tf_setup  # noqa: E402,F401
 import keras  # noqa: E402
 
-import checkpoint  # noqa: E402
-import config  # noqa: E402
-import train  # noqa: E402
+from evaluation.metrics import TERMS  # noqa: E402
+from training import checkpoint, flags  # noqa: E402
+from training.families import FAMILIES, train_and_evaluate  # noqa: E402
 
 
 def main():
@@ -24,12 +24,12 @@ def main():
     parser.add_argument("--repeats", type=int, default=20, help="saves and loads timed (default: 20)")
     parser.add_argument("--epochs", type=int, default=0, help="full epochs of a default run to time too (default: 0)")
     args = parser.parse_args()
-    cfg = config.with_flag_defaults({"PRR": False})
-    model = train.build_model(cfg)
+    cfg = flags.with_flag_defaults({"PRR": False})
+    model = FAMILIES[cfg["model"]].build_model(cfg)
     optimizer = keras.optimizers.Adam()
     optimizer.build(model.trainable_variables)
     with tempfile.TemporaryDirectory() as tmp:
-        position = checkpoint.Position(rows=[{"epoch": e, "test_loss": 100.0} for e in range(20)])
+        position = checkpoint.Position(sums=[0.0] * len(TERMS), rows=[{"epoch": e, "test_loss": 100.0} for e in range(20)])
         start = time.perf_counter()
         for _ in range(args.repeats):
             checkpoint.save(tmp, model, optimizer, position)
@@ -44,7 +44,7 @@ def main():
           f"(mean of {args.repeats})")
     if args.epochs:
         with tempfile.TemporaryDirectory() as tmp:
-            train.train_and_evaluate(cfg | {"num_epochs": args.epochs}, Path(tmp))
+            train_and_evaluate(cfg | {"num_epochs": args.epochs}, Path(tmp))
             seconds = [float(r["seconds"]) for r in csv.DictReader((Path(tmp) / "metrics.csv").open())]
         print(f"seconds per epoch (training and test evaluation, without the checkpoint): {seconds}; "
               f"a checkpoint adds {100 * save_s / min(seconds):.1f}% to the fastest epoch")

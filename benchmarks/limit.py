@@ -4,15 +4,15 @@ import time
 import tf_setup  # noqa: F401  (quiet TensorFlow import)
 import tensorflow as tf
 
-from vae.model import DIM_X
+from data.mnist import DIM_X, N_CLASSES
+from training.flags import MODELS
 
-N_CLASSES = {"vae": 0, "cvae": 10}
 UNROLL = 8  # matmuls per loop iteration, so the loop's own overhead is spread thin
 
 
 def layer_shapes(model, dim_z, n_hidden):
     """(fan_in, fan_out) of the six Dense layers: encoder then decoder, as vae/model.py builds them."""
-    c = N_CLASSES[model]
+    c = N_CLASSES if MODELS[model].conditioned else 0
     return [(DIM_X + c, n_hidden), (n_hidden, n_hidden), (n_hidden, 2 * dim_z),
             (dim_z + c, n_hidden), (n_hidden, n_hidden), (n_hidden, DIM_X)]
 

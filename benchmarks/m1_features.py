@@ -2,13 +2,13 @@
 
     python benchmarks/m1_features.py results/benchmarks/m1_a results/benchmarks/m1_b --n_labeled 100 --seeds 0 1 2
 
-For each finished '--model vae' run, M1+M2's features are computed as semisup.py computes them: the latent means of
+For each finished '--model vae' run, M1+M2's features are computed as training/family_m2.py computes them: the latent means of
 the grey training and test images, on M1's active units. Each seed picks the labelled images M1+M2 would use
-(semisup.balanced_labelled_indices); the test images are classified by their nearest labelled image (1-NN),
+(m2.labels.balanced_labelled_indices); the test images are classified by their nearest labelled image (1-NN),
 Euclidean and cosine. The pixels are the reference row. An M1+M2 run takes an hour here; this takes seconds, but
 it scores M1's latent space without M2 and is a coarse screen only: it rightly ranked the M1s trained 300 and
 450 epochs below the 30- and 100-epoch ones, but ranked a 10-epoch M1 first, where M1+M2 on it was the slowest of
-the grey-pixel M1s (README, "Measured against Table 1").
+the grey-pixel M1s (docs/semi-supervised.md, "Measured against Table 1").
 """
 import argparse
 import json
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from data.mnist import load_mnist  # noqa: E402
-from evaluate import prepare  # noqa: E402
+from data.prepare import prepare  # noqa: E402
 
 
 def nearest_label_error(train_features, train_labels, test_features, test_labels, labelled, cosine=False):
@@ -36,7 +36,7 @@ def nearest_label_error(train_features, train_labels, test_features, test_labels
 
 def screen(features, y_train, y_test, n_labeled, seeds):
     """{'euclid': [error per seed], 'cosine': [...]} for features = (train, test)."""
-    from semisup import balanced_labelled_indices
+    from m2.labels import balanced_labelled_indices
     out = {"euclid": [], "cosine": []}
     for seed in seeds:
         labelled = balanced_labelled_indices(y_train, n_labeled, seed)
@@ -48,8 +48,8 @@ def screen(features, y_train, y_test, n_labeled, seeds):
 
 def m1_features(run_dir, x_train, x_test):
     """The active-unit latent means of a vae run's model, (train, test), and its metrics.json."""
-    from semisup import active_units, m1_posterior
-    from train import load_trained_model
+    from training.families import load_trained_model
+    from training.family_m2 import active_units, m1_posterior
     cfg, model = load_trained_model(run_dir)
     if cfg["model"] != "vae":
         raise SystemExit(f"{run_dir}: a '--model vae' run is needed, got --model {cfg['model']}")

@@ -5,7 +5,7 @@
 
 The unlabelled bound needs q(z|x,y) for all ten labels. "shared" is M2.unlabelled_loss, which multiplies x by the
 encoder's first layer once per image; "repeated" feeds the image ten times, once with each label, through
-M2.loss_terms. Both run in the one compiled step semisup.py trains with, on random images, alternating
+M2.loss_terms. Both run in the one compiled step training/family_m2.py trains with, on random images, alternating
 (A, B, A, B) so that a busy machine slows both alike; the medians and their ratio are printed, after the mean
 loss of each over its first steps from the same initial weights, which should agree.
 """
@@ -23,9 +23,9 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
-import semisup  # noqa: E402
-from losses import negative_unlabelled_bound  # noqa: E402
+from m2.losses import negative_unlabelled_bound  # noqa: E402
 from m2.model import M2  # noqa: E402
+from training import family_m2  # noqa: E402
 
 
 class RepeatedM2(M2):
@@ -58,7 +58,7 @@ def main():
     for name, cls in (("shared", M2), ("repeated", RepeatedM2)):
         keras.utils.set_random_seed(0)  # the same initial weights, so both should train alike
         model = cls(dim_z=args.dim_z, n_hidden=args.n_hidden)
-        steps[name] = semisup.make_semi_train_steps(model, keras.optimizers.Adam(3e-4), x_lab, y_lab, x_unl, cfg)
+        steps[name] = family_m2.make_semi_train_steps(model, keras.optimizers.Adam(3e-4), x_lab, y_lab, x_unl, cfg)
         loss = steps[name](lab, unl, tf.constant(0, tf.int64)).numpy()[-1] / args.steps  # compiles, too
         print(f"{name:9s} mean loss over the first {args.steps} steps {loss:.6f}")
     ms = {name: [] for name in steps}

@@ -3,7 +3,7 @@
 'nn' is the paper's NN baseline: M2's classifier MLP trained on the labelled images alone, in this process.
 For m2 and m1m2 it runs run_main.py once per (model, n_labeled), niced, each in its own folder under --out, training M1 once
 (a '--model vae' run) and handing it to every M1+M2 run with --m1_run. Prints a Markdown table with the test
-error each run reached, its epochs and wall time, and writes it to <out>/table.md. Example (what the README reports):
+error each run reached, its epochs and wall time, and writes it to <out>/table.md. Example (what docs/semi-supervised.md reports):
 
     python benchmarks/semisup_table1.py --out results/bench_semisup --n_labeled 100 --num_epochs 10
 """
@@ -16,7 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from config import M1_TRAINING, N_TRAIN_IMAGES  # noqa: E402  (no TensorFlow: config loads before it)
+from data.mnist import N_TRAIN_IMAGES  # noqa: E402
+from training.flags import M1_TRAINING  # noqa: E402  (no TensorFlow: the flags load before it)
 PAPER = {  # Kingma et al. 2014, Table 1: test error in % on MNIST
     "nn": {100: 25.80, 600: 11.44, 1000: 10.70, 3000: 6.04},
     "m2": {100: 11.97, 600: 4.94, 1000: 3.60, 3000: 3.92},
@@ -70,12 +71,12 @@ def run(out, name, args, limit_s):
 def nn_data(a, m1_run=None):
     """What the NN baseline classifies: (name, x_train, y_train, x_test, y_test), the pixels, or with m1_run
     that M1's active latent means (what M2 of M1+M2 sees)."""
-    from evaluate import load_run_data
-    from semisup import active_units, m1_posterior
+    from data.prepare import load_run_data
+    from training.family_m2 import active_units, m1_posterior
     data = load_run_data({"n_train": N_TRAIN_IMAGES, "seed": a.seed, "model": "cvae", "dim_z": 2, "add_noise": False})
     if m1_run is None:
         return "nn", data.x_train, data.y_train, data.x_test, data.y_test
-    from train import load_trained_model
+    from training.families import load_trained_model
     _, m1 = load_trained_model(m1_run)
     z_train, z_test = m1_posterior(m1, data.x_train)[0], m1_posterior(m1, data.x_test)[0]
     keep = active_units(z_train) > 0
@@ -85,7 +86,8 @@ def nn_data(a, m1_run=None):
 def nn_row(n_labeled, a, nn, m1_run=None):
     """The table row of the NN baseline on nn = nn_data(a, m1_run) with n_labeled labels, trained here (seconds)."""
     import numpy as np
-    from semisup import balanced_labelled_indices, supervised_baseline_error
+    from m2.labels import balanced_labelled_indices
+    from training.family_m2 import supervised_baseline_error
     name, x_train, y_train, x_test, y_test = nn
     idx = balanced_labelled_indices(np.argmax(y_train, 1), n_labeled, a.seed)
     start = time.time()
@@ -93,7 +95,7 @@ def nn_row(n_labeled, a, nn, m1_run=None):
                                       a.batch_size)
     paper = PAPER["nn"][n_labeled] if m1_run is None else "-"
     return (f"| {name} | {n_labeled} | {error:.2f} | {paper} | {a.nn_steps} steps | {time.time() - start:.0f} | "
-            f"`semisup.supervised_baseline_error`, --n_hidden {a.n_hidden}{f', M1 {m1_run}' if m1_run else ''} |")
+            f"`training.family_m2.supervised_baseline_error`, --n_hidden {a.n_hidden}{f', M1 {m1_run}' if m1_run else ''} |")
 
 
 def main():
@@ -103,7 +105,7 @@ def main():
     p.add_argument("--nn_steps", type=int, default=2000, help="nn: Adam steps on the labelled images")
     p.add_argument("--n_labeled", nargs="+", type=int, default=[100, 600, 1000, 3000])
     p.add_argument("--num_epochs", type=int, default=10, help="epochs of M2 in each run")
-    p.add_argument("--m1_epochs", type=int, default=30, help="epochs of the shared M1 (with config.M1_TRAINING's optimiser, as an m1m2 run trains its own)")
+    p.add_argument("--m1_epochs", type=int, default=30, help="epochs of the shared M1 (with training.flags.M1_TRAINING's optimiser, as an m1m2 run trains its own)")
     p.add_argument("--dim_z", type=int, default=50)
     p.add_argument("--m1_dim_z", type=int, default=50)
     p.add_argument("--n_hidden", type=int, default=256)

@@ -24,11 +24,11 @@ import tf_setup  # noqa: E402,F401  (quiet TensorFlow import)
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import config  # noqa: E402
 import limit  # noqa: E402
-import checkpoint  # noqa: E402
-import train  # noqa: E402
-from evaluate import load_run_data  # noqa: E402
+from data.prepare import load_run_data  # noqa: E402
+from evaluation.metrics import TERMS  # noqa: E402
+from training import checkpoint, flags, steps  # noqa: E402
+from training.families import FAMILIES  # noqa: E402
 
 MODELS = [(model, dim_z, noise) for model in ("cvae", "vae") for dim_z in (20, 2) for noise in (False, True)]
 LEVERS = {  # name: (environment, probe flags); each is compared with "baseline" in alternating child processes
@@ -59,7 +59,7 @@ SECTIONS = ("training", "breakdown", "levers", "end_to_end", "scaling")
 def make_cfg(size, **overrides):
     """A run_main config: the defaults, the benchmark's size, then overrides."""
     args = ["--n_train", str(size["n_train"]), "--n_hidden", str(size["n_hidden"])]
-    return vars(config.parse_args(args)) | overrides
+    return vars(flags.parse_args(args)) | overrides
 
 
 class NoUpdate:
@@ -76,17 +76,17 @@ class NoUpdate:
 def epoch_runner(cfg, x_train, y_train, optimizer=None):
     """A function that trains one more epoch and returns its wall seconds; traced and warmed up already."""
     keras.utils.set_random_seed(cfg["seed"])
-    model = train.build_model(cfg)
+    model = FAMILIES[cfg["model"]].build_model(cfg)
     optimizer = optimizer or keras.optimizers.Adam(cfg["learn_rate"])
-    steps = train.make_train_steps(model, optimizer, x_train, y_train, cfg)
-    state = {"position": checkpoint.Position(), "terms": None}
+    steps = steps.make_train_steps(model, optimizer, x_train, y_train, cfg)
+    state = {"position": checkpoint.Position(sums=[0.0] * len(TERMS)), "terms": None}
 
     def run_epoch():
         position = state["position"]
         start = time.perf_counter()
-        train.train_epoch(steps, len(x_train), cfg, position, "")
+        steps.train_epoch(steps, len(x_train), cfg, position, "")
         seconds = time.perf_counter() - start
-        state["terms"] = dict(zip(train.TERMS, np.array(position.sums) / len(x_train)))
+        state["terms"] = dict(zip(TERMS, np.array(position.sums) / len(x_train)))
         state["position"] = position.next_epoch()
         return seconds
 
@@ -98,7 +98,7 @@ def epoch_runner(cfg, x_train, y_train, optimizer=None):
 def fit_epoch_runner(cfg, x_train, y_train):
     """epoch_runner's contract on Keras's model.fit with steps_per_execution, for the keras_fit lever."""
     keras.utils.set_random_seed(cfg["seed"])
-    model = train.build_model(cfg)
+    model = FAMILIES[cfg["model"]].build_model(cfg)
 
     class Trainer(keras.Model):
         def __init__(self):
@@ -113,7 +113,7 @@ def fit_epoch_runner(cfg, x_train, y_train):
         def train_step(self, data):
             x, y = data
             seed = tf.stack([tf.constant(cfg["seed"], tf.int64), tf.cast(self.optimizer.iterations, tf.int64)])
-            x_in, x_target, eps = train.step_inputs(x, seed, cfg, model.dim_z)
+            x_in, x_target, eps = steps.step_inputs(x, seed, cfg, model.dim_z)
             with tf.GradientTape() as tape:
                 loss = tf.reduce_mean(model.loss_terms(x_in, x_target, y, eps)["loss"])
             self.optimizer.apply(tape.gradient(loss, self.trainable_variables), self.trainable_variables)
@@ -122,7 +122,7 @@ def fit_epoch_runner(cfg, x_train, y_train):
 
     trainer = Trainer()
     trainer.compile(optimizer=keras.optimizers.Adam(cfg["learn_rate"]), jit_compile=True,
-                    steps_per_execution=train.STEPS_PER_CALL)
+                    steps_per_execution=steps.STEPS_PER_CALL)
     state = {"terms": None}
 
     def run_epoch():

@@ -11,7 +11,10 @@ import numpy as np
 
 DATA_DIR = Path(__file__).resolve().parent
 IMAGE_SIZE = 28
+DIM_X = IMAGE_SIZE * IMAGE_SIZE  # pixels of one flattened image
 N_CLASSES = 10
+N_TRAIN_IMAGES = 60_000
+N_TEST_IMAGES = 10_000
 
 # SHA-256 of the uncompressed IDX files (shared/MNIST.md); the same bytes whatever gzip wrapped them.
 SHA256 = {

@@ -1,70 +1,67 @@
-"""M2 and M1+M2 of Kingma et al. 2014: the CVAE's q(z|x,y) and p(x|y,z) plus a classifier q(y|x)."""
+"""M2 and M1+M2 of Kingma et al. 2014: M2 is the CVAE plus a classifier q(y|x); M1+M2 composes a VAE and an M2."""
 import tf_setup  # noqa: F401  (quiet TensorFlow import)
 import keras
 from keras import ops
 
-from data.mnist import N_CLASSES
-from losses import (bernoulli_nll, gaussian_kl, gaussian_nll, negative_labelled_bound, negative_unlabelled_bound,
-                    reparameterize)
-from vae.model import ACTIVATIONS, DIM_X, VAE, gaussian_params, mlp
+from cvae.model import CVAE
+from data.mnist import DIM_X, N_CLASSES
+from m2.losses import gaussian_nll, negative_labelled_bound, negative_unlabelled_bound
+from vae.losses import bernoulli_nll, gaussian_kl, reparameterize
+from vae.model import VAE, gaussian_params, mlp
 
 
-class M2(keras.Model):
-    """q(z|x,y) and p(x|y,z) as the CVAE's, and q(y|x); x is Bernoulli pixels, or Gaussian with gaussian_x.
+class M2(CVAE):
+    """The CVAE's q(z|x,y) and p(x|y,z), plus q(y|x); x is Bernoulli pixels, or Gaussian with gaussian_x.
 
     Each MLP has two hidden layers of n_hidden units as the CVAE's, or with m2_hidden > 0 one softplus layer of
-    m2_hidden units, as the authors' M2 on M1's latents (300 units for 100 labels, 500 for more).
+    m2_hidden units, as the authors' M2 on M1's latents (300 units for 100 labels, 500 for more). Where no label
+    is given, encode and call use the classifier's.
     """
-
-    n_classes = N_CLASSES
 
     def __init__(self, dim_z, n_hidden, dim_x=DIM_X, gaussian_x=False, m2_hidden=0, activation="elu_tanh",
                  **kwargs):
-        super().__init__(**kwargs)
-        self.dim_z, self.n_hidden, self.dim_x, self.gaussian_x = dim_z, n_hidden, dim_x, gaussian_x
-        self.m2_hidden, self.activation = m2_hidden, activation
-        width, enc_act, dec_act = ((m2_hidden, ("softplus",), ("softplus",)) if m2_hidden
-                                   else (n_hidden, *ACTIVATIONS[activation]))
-        self.encoder = mlp(width, 2 * dim_z, enc_act, "encoder")
-        self.decoder = mlp(width, 2 * dim_x if gaussian_x else dim_x, dec_act, "decoder")
+        self.gaussian_x, self.m2_hidden = gaussian_x, m2_hidden  # read by hidden_layers and decoder_outputs
+        super().__init__(dim_z, n_hidden, activation, dim_x, **kwargs)
+        width, enc_act, _ = self.hidden_layers()
         self.classifier = mlp(width, N_CLASSES, enc_act, "classifier")
-        self.encoder.build((None, dim_x + N_CLASSES))
-        self.decoder.build((None, dim_z + N_CLASSES))
         self.classifier.build((None, dim_x))
         if gaussian_x:
             # Which dimensions of x the likelihood counts (M1+M2: M1's active units); saved with the weights.
             self.x_mask = self.add_weight(shape=(dim_x,), initializer="ones", trainable=False, name="x_mask")
-        self.built = True
+
+    @classmethod
+    def from_flags(cls, cfg):
+        return cls(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"], m2_hidden=cfg["m2_hidden"],
+                   activation=cfg["activation"])
+
+    def hidden_layers(self):
+        return (self.m2_hidden, ("softplus",), ("softplus",)) if self.m2_hidden else super().hidden_layers()
+
+    def decoder_outputs(self):
+        """Bernoulli logits of x, or with gaussian_x the mean and the raw std of each dimension."""
+        return 2 * self.dim_x if self.gaussian_x else self.dim_x
 
     def classify(self, x):
         """Logits of q(y|x)."""
         return self.classifier(x)
 
     def predict_label(self, x):
-        """The classifier's most probable label, one-hot: what encode/decode use where no label is given."""
+        """The classifier's most probable label, one-hot: what encode and call use where no label is given."""
         return ops.one_hot(ops.argmax(self.classify(x), axis=-1), N_CLASSES)
 
     def encode(self, x, y=None):
         """q(z|x,y): mean and positive standard deviation; y defaults to the classifier's prediction."""
-        y = self.predict_label(x) if y is None else y
-        out = self.encoder(ops.concatenate([x, ops.cast(y, x.dtype)], axis=-1))
-        return gaussian_params(out, self.dim_z)
+        return super().encode(x, self.predict_label(x) if y is None else y)
 
-    def decode(self, z, y):
-        """p(x|y,z): Bernoulli logits of x (with gaussian_x: the mean and the raw std parameters, concatenated)."""
-        return self.decoder(ops.concatenate([z, ops.cast(y, z.dtype)], axis=-1))
+    def call(self, x, y=None):
+        """Deterministic reconstruction, decoding the posterior mean; y defaults to the classifier's prediction."""
+        return super().call(x, self.predict_label(x) if y is None else y)
 
     def x_nll(self, x, out):
         """-log p(x|y,z) per example from the decoder's output."""
         if self.gaussian_x:
             return gaussian_nll(x, *gaussian_params(out, self.dim_x), self.x_mask)
         return bernoulli_nll(x, out)
-
-    def call(self, x, y=None):
-        """Deterministic reconstruction, decoding the posterior mean; y defaults to the classifier's prediction."""
-        y = self.predict_label(x) if y is None else y
-        z_mean, _ = self.encode(x, y)
-        return self.decode(z_mean, y)
 
     def loss_terms(self, x_in, x_target, y, eps):
         """Per-example terms with the label given: 'recon', 'kl' and 'loss' = -L(x,y) (eq. 6, with -log p(y))."""
@@ -100,8 +97,7 @@ class M2(keras.Model):
         return negative_unlabelled_bound(ops.reshape(neg_labelled, (batch, N_CLASSES)), self.classify(x))
 
     def get_config(self):
-        return {"dim_z": self.dim_z, "n_hidden": self.n_hidden, "dim_x": self.dim_x, "gaussian_x": self.gaussian_x,
-                "m2_hidden": self.m2_hidden, "activation": self.activation}
+        return super().get_config() | {"dim_x": self.dim_x, "gaussian_x": self.gaussian_x, "m2_hidden": self.m2_hidden}
 
 
 class M1M2(keras.Model):
@@ -109,7 +105,7 @@ class M1M2(keras.Model):
 
     As in the authors' code, only M1's active units count (m2.x_mask, set after M1 is trained: the latent
     means that vary across images); the others are held at 0, their prior mean. Training draws z1 from
-    q(z1|x) at every step (semisup.py); features() and the test error use its mean.
+    q(z1|x) at every step (training/family_m2.py); features() and the test error use its mean.
     """
 
     n_classes = N_CLASSES
@@ -122,6 +118,11 @@ class M1M2(keras.Model):
         self.m2 = M2(dim_z=dim_z, n_hidden=n_hidden, dim_x=m1_dim_z, gaussian_x=True, m2_hidden=m2_hidden,
                      activation=activation)
         self.built = True
+
+    @classmethod
+    def from_flags(cls, cfg):
+        return cls(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"], m1_dim_z=cfg["m1_dim_z"],
+                   m2_hidden=cfg["m2_hidden"], activation=cfg["activation"])
 
     def features(self, x):
         """M1's latent means of the images x, inactive units zeroed: what M2 classifies and encodes."""

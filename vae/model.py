@@ -3,9 +3,9 @@ import tf_setup  # noqa: F401  (quiet TensorFlow import)
 import keras
 from keras import layers, ops
 
-from losses import negative_elbo, reparameterize
+from data.mnist import DIM_X
+from vae.losses import negative_elbo, reparameterize
 
-DIM_X = 28 * 28
 MIN_STD = 1e-6  # keeps sigma, and so log(sigma) in the KL, away from 0
 # --activation: the two hidden layers' activations of (encoder, decoder). elu_tanh is the original runner's;
 # softplus that of Kingma et al.'s code (their M1 and M2).
@@ -29,15 +29,28 @@ class VAE(keras.Model):
 
     n_classes = 0
 
-    def __init__(self, dim_z, n_hidden, activation="elu_tanh", **kwargs):
+    def __init__(self, dim_z, n_hidden, activation="elu_tanh", dim_x=DIM_X, **kwargs):
         super().__init__(**kwargs)
-        self.dim_z, self.n_hidden, self.activation = dim_z, n_hidden, activation
-        enc_act, dec_act = ACTIVATIONS[activation]
-        self.encoder = mlp(n_hidden, 2 * dim_z, enc_act, "encoder")
-        self.decoder = mlp(n_hidden, DIM_X, dec_act, "decoder")
-        self.encoder.build((None, DIM_X + self.n_classes))
+        self.dim_z, self.n_hidden, self.activation, self.dim_x = dim_z, n_hidden, activation, dim_x
+        width, enc_act, dec_act = self.hidden_layers()
+        self.encoder = mlp(width, 2 * dim_z, enc_act, "encoder")
+        self.decoder = mlp(width, self.decoder_outputs(), dec_act, "decoder")
+        self.encoder.build((None, dim_x + self.n_classes))
         self.decoder.build((None, dim_z + self.n_classes))
         self.built = True  # both halves are built above, so weights can be saved before any call
+
+    @classmethod
+    def from_flags(cls, cfg):
+        """The untrained model a run's flags describe."""
+        return cls(dim_z=cfg["dim_z"], n_hidden=cfg["n_hidden"], activation=cfg["activation"])
+
+    def hidden_layers(self):
+        """(units, encoder activations, decoder activations) of the hidden layers: one layer per activation."""
+        return (self.n_hidden, *ACTIVATIONS[self.activation])
+
+    def decoder_outputs(self):
+        """Columns of the decoder's output: one Bernoulli logit per pixel."""
+        return self.dim_x
 
     def _with_label(self, h, y):
         return h if self.n_classes == 0 else ops.concatenate([h, ops.cast(y, h.dtype)], axis=-1)

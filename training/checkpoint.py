@@ -9,8 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluate import TERMS
-
 CHECKPOINT = "checkpoint.npz"
 
 
@@ -24,7 +22,7 @@ class Position:
     epoch: int = 1
     step: int = 0
     calls_done: int = 0
-    sums: list = field(default_factory=lambda: [0.0] * len(TERMS))
+    sums: list = field(default_factory=list)  # one per training term of the model's family
     epoch_seconds: float = 0.0  # time spent on the epoch in progress before the checkpoint
     wall_seconds: float = 0.0  # time spent on the run before the checkpoint
     rows: list = field(default_factory=list)  # the metrics.csv rows of the finished epochs

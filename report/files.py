@@ -1,4 +1,4 @@
-"""One folder per run: created first, never reused, holding the config beside every artefact."""
+"""One folder per run, created first and never reused, and its files, each written whole (temporary file, then rename)."""
 import csv
 import io
 import json

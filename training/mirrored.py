@@ -2,7 +2,8 @@
 import tf_setup  # noqa: F401  (quiet TensorFlow import)
 import tensorflow as tf
 
-from evaluate import TERMS
+from evaluation.metrics import TERMS
+from training.steps import step_inputs
 
 
 def make_strategy(name):
@@ -14,9 +15,7 @@ def make_strategy(name):
 
 
 def make_mirrored_train_steps(strategy, model, optimizer, x_all, y_all, cfg):
-    """train.make_train_steps under the strategy: the same batches, noise and mean loss, its gradient summed over replicas."""
-    from train import step_inputs
-
+    """steps.make_train_steps under the strategy: the same batches, noise and mean loss, its gradient summed over replicas."""
     x_all, y_all = tf.constant(x_all), tf.constant(y_all)
     n_replicas = strategy.num_replicas_in_sync
 

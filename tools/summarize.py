@@ -1,6 +1,6 @@
 """Collect the metrics.json of many run folders into one CSV and one Markdown table, sorted by any metric.
 
-Usage: python summarize.py results/sweep --out results/sweep/summary --sort test_nll_k100
+Usage: python -m tools.summarize results/sweep --out results/sweep/summary --sort test_nll_k100
 Each argument is a run folder or a folder of run folders; the run's key settings come from its config.json.
 """
 import argparse
@@ -68,7 +68,7 @@ def to_markdown(rows, cols):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="summarize.py", description="One CSV and one Markdown table of many runs' metrics.")
+    parser = argparse.ArgumentParser(prog="python -m tools.summarize", description="One CSV and one Markdown table of many runs' metrics.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="run folders, or folders holding run folders")
     parser.add_argument("--sort", default="test_neg_elbo", help="metric or setting to sort by (default: test_neg_elbo)")
     parser.add_argument("--descending", action="store_true", help="largest first (for accuracies, PSNR, SSIM)")
@@ -77,17 +77,17 @@ def main(argv=None):
     args = parser.parse_args(argv)
     runs = find_runs(args.paths)
     if not runs:
-        parser.exit(2, f"summarize.py: error: no run folder with a metrics.json in {' '.join(args.paths)}\n")
+        parser.exit(2, f"{parser.prog}: error: no run folder with a metrics.json in {' '.join(args.paths)}\n")
     rows = [run_row(r) for r in runs]
     cols = columns(rows)
     if args.sort not in cols:
-        parser.exit(2, f"summarize.py: error: --sort {args.sort!r} is not a column; the columns are: {', '.join(cols)}\n")
+        parser.exit(2, f"{parser.prog}: error: --sort {args.sort!r} is not a column; the columns are: {', '.join(cols)}\n")
     rows = sort_rows(rows, args.sort, args.descending)
     if args.columns:
         wanted = args.columns.split(",")
         unknown = [c for c in wanted if c not in cols]
         if unknown:
-            parser.exit(2, f"summarize.py: error: --columns: no column {', '.join(unknown)}; the columns are: {', '.join(cols)}\n")
+            parser.exit(2, f"{parser.prog}: error: --columns: no column {', '.join(unknown)}; the columns are: {', '.join(cols)}\n")
         cols = ["run", *[c for c in wanted if c != "run"]]
     if args.out is None:
         sys.stdout.write(to_markdown(rows, cols))
@@ -95,7 +95,7 @@ def main(argv=None):
     targets = [Path(f"{args.out}.csv"), Path(f"{args.out}.md")]
     taken = [str(p) for p in targets if p.exists()]
     if taken:
-        parser.exit(2, f"summarize.py: error: {', '.join(taken)} exists already; choose another --out\n")
+        parser.exit(2, f"{parser.prog}: error: {', '.join(taken)} exists already; choose another --out\n")
     targets[0].write_text(to_csv(rows, cols))
     targets[1].write_text(to_markdown(rows, cols))
     print(f"{len(rows)} runs sorted by {args.sort}: {targets[0]}, {targets[1]}")

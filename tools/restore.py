@@ -2,11 +2,13 @@
 import shutil
 import time
 
-import figures
-from config import SEMISUPERVISED
-from evaluate import evaluate, load_run_data, make_evaluate
-from rundir import write_json
-from train import load_trained_model
+from data.prepare import load_run_data
+from evaluation.metrics import evaluate, make_evaluate, make_test_error
+from report import figures
+from report.files import write_json
+from report.page import write_index
+from training.families import load_trained_model
+from training.flags import MODELS
 
 
 def restore(cfg, run_dir, out_dir):
@@ -20,11 +22,10 @@ def restore(cfg, run_dir, out_dir):
     terms = evaluate(make_evaluate(model), data.x_test_in, data.x_test, data.y_test, data.eps_test)
     metrics = {"restored_from": str(run_dir), "epochs": cfg["num_epochs"], "n_test": len(data.x_test),
                **{f"test_{t}": float(v) for t, v in terms.items()}, "test_neg_elbo": float(terms["loss"])}
-    if cfg["model"] in SEMISUPERVISED:  # M2 and M1+M2 are classifiers too
-        from semisup import make_test_error
+    if MODELS[cfg["model"]].semi_supervised:  # M2 and M1+M2 are classifiers too
         metrics["test_error"] = make_test_error(model.classify)(data.x_test, data.y_test)
     write_json(out_dir / "metrics.json", metrics)
-    figures.write_index(cfg, out_dir)
+    write_index(cfg, out_dir)
     return metrics
 
 

@@ -1,38 +1,13 @@
-"""The negative ELBO of a Gaussian-encoder, Bernoulli-decoder VAE, and the semi-supervised bounds of M2, as small pure functions."""
+"""The semi-supervised bounds of Kingma et al. 2014 (model M2), as small pure functions of tensors.
+
+Sign convention: like vae.losses.negative_elbo, every function returns the NEGATIVE of the paper's bound, a
+per-example loss in nats to minimise: -L(x,y), -U(x).
+"""
 import math
 
 import tf_setup  # noqa: F401  (quiet TensorFlow import)
 from keras import ops
 
-
-def reparameterize(z_mean, z_std, eps):
-    """z = mu + sigma * eps with eps ~ N(0, I): the reparameterisation trick (Kingma & Welling 2013, eq. 4)."""
-    return z_mean + z_std * eps
-
-
-def gaussian_kl(z_mean, z_std):
-    """KL(N(mu, sigma^2) || N(0, I)) per example, summed over z (Kingma & Welling 2013, appendix B)."""
-    return 0.5 * ops.sum(ops.square(z_mean) + ops.square(z_std) - 1.0 - 2.0 * ops.log(z_std), axis=-1)
-
-
-def bernoulli_nll(x, logits):
-    """-log p(x|z) per example for Bernoulli pixels given logits, summed over pixels.
-
-    Uses max(l, 0) - l*x + log(1 + exp(-|l|)), exact for grey-level targets x in [0, 1] and free of log(0).
-    """
-    per_pixel = ops.relu(logits) - logits * x + ops.softplus(-ops.abs(logits))
-    return ops.sum(per_pixel, axis=-1)
-
-
-def negative_elbo(x, logits, z_mean, z_std):
-    """Per-example loss terms: 'recon' = -log p(x|z), 'kl' = KL(q(z|x)||p(z)), 'loss' = their sum (the negative ELBO)."""
-    recon = bernoulli_nll(x, logits)
-    kl = gaussian_kl(z_mean, z_std)
-    return {"recon": recon, "kl": kl, "loss": recon + kl}
-
-
-# Semi-supervised bounds of Kingma et al. 2014 (model M2). Sign convention: like negative_elbo, every function
-# returns the NEGATIVE of the paper's bound, a per-example loss in nats to minimise: -L(x,y), -U(x).
 
 def gaussian_nll(x, mean, std, weights=None):
     """-log N(x; mean, std^2) per example, summed over dimensions (the M2 likelihood on M1's latents); weights

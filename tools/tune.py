@@ -1,12 +1,12 @@
-"""Sweep on Ray Tune: each trial is train.train_and_evaluate writing a run folder as run_main.py does.
+"""Sweep on Ray Tune: each trial trains with the one recipe into a run folder of its own, as run_main.py does.
 
-    python tune_main.py --space '{"dim_z": [2, 20], "learn_rate": {"loguniform": [1e-4, 1e-2]}}' --num_samples 2 \
+    python -m tools.tune --space '{"dim_z": [2, 20], "learn_rate": {"loguniform": [1e-4, 1e-2]}}' --num_samples 2 \
         --num_epochs 5 --results_path results/sweep
 
 The search space is JSON, inline or in a file: a list is a grid (every value is tried), {"choice": [...]},
 {"uniform": [lo, hi]}, {"loguniform": [lo, hi]} or {"randint": [lo, hi]} are sampled, num_samples times.
 Every other flag is a run_main.py flag and sets what the space leaves alone. Ray is optional
-(requirements-ray.txt): only this file imports it.
+(requirements-ray.txt): only this module imports it.
 """
 import argparse
 import json
@@ -14,17 +14,17 @@ import sys
 import time
 from pathlib import Path
 
-import config
-from rundir import create_run_dir, default_run_name, write_json
+from report.files import create_run_dir, default_run_name, write_json
+from training import flags
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent
 SAMPLERS = ("choice", "uniform", "loguniform", "randint")
 FIXED = ("results_path", "run_name", "resume", "restore", "data_dir")  # per-sweep or per-run, never searched
 
 
 def build_parser():
-    """The flags of the sweep itself; the rest go to config.parse_args as the trials' base flags."""
-    parser = config.Parser(prog="tune_main.py", description=__doc__.split("\n")[0])
+    """The flags of the sweep itself; the rest go to flags.parse_args as the trials' base flags."""
+    parser = flags.Parser(prog="python -m tools.tune", description=__doc__.split("\n")[0])
     parser.add_argument("--space", required=True, help="search space: JSON text or a .json file (see the module docstring)")
     parser.add_argument("--num_samples", type=int, default=1,
                         help="times the space is sampled; a grid runs this many times over (default: 1)")
@@ -37,7 +37,7 @@ def build_parser():
 
 
 def read_space(text, base, parser):
-    """The space as {flag: spec}, every value checked with config.validate against the base flags."""
+    """The space as {flag: spec}, every value checked with flags.validate against the base flags."""
     try:
         space = json.loads(Path(text).read_text() if text.endswith(".json") else text)
     except (OSError, ValueError) as err:
@@ -45,13 +45,13 @@ def read_space(text, base, parser):
     if not isinstance(space, dict) or not space:
         parser.error("argument --space: must be a non-empty JSON object of flag: values")
     for name, spec in space.items():
-        if name not in config.FLAGS or name in FIXED:
+        if name not in flags.FLAGS or name in FIXED:
             parser.error(f"argument --space: {name!r} is not a flag a sweep can search")
         if isinstance(spec, dict):
             if len(spec) != 1 or next(iter(spec)) not in SAMPLERS or not isinstance(next(iter(spec.values())), list):
                 parser.error(f"argument --space: {name}: expected a list or one of {SAMPLERS} with a list, got {spec}")
             ((kind, values),) = spec.items()
-            if kind != "choice" and (len(values) != 2 or (kind == "randint") != (config.FLAGS[name][0] is int)):
+            if kind != "choice" and (len(values) != 2 or (kind == "randint") != (flags.FLAGS[name][0] is int)):
                 parser.error(f"argument --space: {name}: {kind} needs [lo, hi] and a "
                              f"{'int' if kind == 'randint' else 'float'} flag, got {spec}")
         elif isinstance(spec, list) and spec:
@@ -59,7 +59,7 @@ def read_space(text, base, parser):
         else:
             parser.error(f"argument --space: {name}: expected a list or one of {SAMPLERS} with a list, got {spec}")
         for value in values:  # a range's ends stand for the values between them
-            config.validate(argparse.Namespace(**vars(base) | {name: value}), parser)
+            flags.validate(argparse.Namespace(**vars(base) | {name: value}), parser)
     return space
 
 
@@ -79,7 +79,7 @@ def tune_space(space):
 def trial(params, base):
     """One Tune trial: a run folder under the sweep's results path, trained with metrics reported each epoch."""
     from ray import tune
-    from train import train_and_evaluate
+    from training.families import train_and_evaluate
     cfg = base | params
     name = f"{default_run_name(argparse.Namespace(**cfg))}_{tune.get_context().get_trial_id()}"
     run_dir = create_run_dir(cfg["results_path"], None, name)
@@ -91,7 +91,7 @@ def trial(params, base):
 def main(argv=None):
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
-    base = config.parse_args(rest)
+    base = flags.parse_args(rest)
     space = read_space(args.space, base, parser)
     try:
         import ray

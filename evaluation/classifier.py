@@ -1,22 +1,20 @@
 """The project's own MNIST classifier: a small Keras CNN that scores generated digits (never committed).
 
-Train it once with `python classifier.py` (a few minutes on 2 CPU cores, >= 99% test accuracy); the weights
+Train it once with `python -m tools.classifier` (a few minutes on 2 CPU cores, >= 99% test accuracy); the weights
 go to ~/.cache/vae_mnist/classifier.weights.h5, or to the path in $VAE_MNIST_CLASSIFIER, or to --out.
 """
-import argparse
 import json
 import os
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
+
+from evaluation.batches import in_batches
 
 ENV_VAR = "VAE_MNIST_CLASSIFIER"
 DEFAULT_PATH = Path.home() / ".cache" / "vae_mnist" / "classifier.weights.h5"
 EPOCHS = 5
 BATCH_SIZE = 128
-PREDICT_BATCH = 2000
 CAS_N = 60_000  # generated images the CAS classifier trains on (quality.py): as many as MNIST's training set
 
 
@@ -65,8 +63,7 @@ def train_classifier(x, labels, epochs=EPOCHS, seed=0, verbose=0):
 
 def predict_labels(model, x):
     """The predicted digit of each image x [N, 784]."""
-    return np.concatenate([np.argmax(model(x[i:i + PREDICT_BATCH], training=False).numpy(), axis=-1)
-                           for i in range(0, len(x), PREDICT_BATCH)])
+    return in_batches(lambda xb: np.argmax(model(xb, training=False).numpy(), axis=-1), x)
 
 
 def accuracy(model, x, labels):
@@ -78,7 +75,7 @@ def load_classifier(path=None):
     """The trained classifier at path (default: default_path()); ClassifierMissing says how to make it."""
     path = Path(path) if path else default_path()
     if not path.exists():
-        raise ClassifierMissing(f"no MNIST classifier at {path}; make one with 'python classifier.py"
+        raise ClassifierMissing(f"no MNIST classifier at {path}; make one with 'python -m tools.classifier"
                                 f"{'' if path == default_path() else f' --out {path}'}' (a few minutes on a CPU)")
     model = build_classifier(compile=False)
     model.load_weights(path)
@@ -92,33 +89,3 @@ def save_classifier(model, path, info):
     model.save_weights(tmp)
     os.replace(tmp, path)
     path.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="classifier.py", description="Train the MNIST classifier that scores generated digits.")
-    parser.add_argument("--out", default=None, help=f"weights file (default: ${ENV_VAR} or {DEFAULT_PATH})")
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"training epochs (default: {EPOCHS})")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--force", action="store_true", help="retrain even if the weights file exists")
-    args = parser.parse_args(argv)
-    path = Path(args.out) if args.out else default_path()
-    if path.exists() and not args.force:
-        parser.exit(2, f"classifier.py: error: {path} exists already; pass --force to retrain it\n")
-    if args.epochs <= 0:
-        parser.exit(2, f"classifier.py: error: --epochs must be positive, got {args.epochs}\n")
-
-    from data.mnist import load_mnist
-    (x_train, y_train), (x_test, y_test) = load_mnist()
-    flat = lambda images: images.reshape(len(images), -1).astype(np.float32) / 255.0  # noqa: E731
-    start = time.time()
-    model = train_classifier(flat(x_train), y_train, args.epochs, args.seed, verbose=2 if sys.stdout.isatty() else 0)
-    acc = accuracy(model, flat(x_test), y_test)
-    save_classifier(model, path, {"test_accuracy": acc, "epochs": args.epochs, "seed": args.seed,
-                                  "train_seconds": round(time.time() - start, 1)})
-    print(f"test accuracy {acc:.4f} on 10000 test images after {args.epochs} epochs "
-          f"({time.time() - start:.0f}s); weights in {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

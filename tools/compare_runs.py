@@ -1,16 +1,16 @@
 """Compare trained runs on the same test images: input, (noisy input,) and each run's reconstructions side by side.
 
-    python compare_runs.py results/cvae_z2_... results/vae_z2_... [--out compare.png]
+    python -m tools.compare_runs results/cvae_z2_... results/vae_z2_... [--out compare.png]
 """
 import json
 import sys
 from pathlib import Path
 
-from config import Parser
+from training.flags import Parser
 
 
 def parse_args(argv=None):
-    parser = Parser(prog="compare_runs.py", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m tools.compare_runs", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished run folders; the first gives the test inputs")
     parser.add_argument("--out", default=None,
                         help="PNG to write; must not exist (default: compare_<run>_vs_<run>.png beside the first run)")
@@ -37,9 +37,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    import figures  # TensorFlow loads only once the arguments are known to be good
-    from evaluate import load_run_data
-    from train import load_trained_model
+    # TensorFlow loads only here, once the arguments are known to be good.
+    from data.prepare import load_run_data
+    from report import figures
+    from training.families import load_trained_model
 
     loaded = [(run.name, *load_trained_model(run)) for run in args.runs]
     data = load_run_data(loaded[0][1])  # the first run's fixed (noisy) test inputs are fed to every model

@@ -3,44 +3,63 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-MODELS = ("cvae", "vae", "m2", "m1m2")
-SEMISUPERVISED = ("m2", "m1m2")  # trained by semisup.py on --n_labeled labels
+from data import streams
+from data.mnist import N_CLASSES, N_TEST_IMAGES, N_TRAIN_IMAGES
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """What the flags need to know of a --model: the rest (how it trains) is its family's (training/families.py)."""
+    text: str
+    conditioned: bool  # its encoder and decoder take the label (PARR, the CVAE's fidelity measures)
+    semi_supervised: bool = False  # trained on --n_labeled labels, classifies, reports a test error
+    uses_m1: bool = False  # models the latents of a VAE M1 (--m1_run, --m1_dim_z), not pixels
+
+
+MODELS = {
+    "cvae": ModelKind("the VAE given the label (M2 of Kingma et al. 2014 with all labels)", conditioned=True),
+    "vae": ModelKind("Kingma & Welling 2013", conditioned=False),
+    "m2": ModelKind("M2 with --n_labeled labels", conditioned=True, semi_supervised=True),
+    "m1m2": ModelKind("M1+M2 with --n_labeled labels", conditioned=True, semi_supervised=True, uses_m1=True),
+}
 DISTRIBUTE = ("none", "mirrored")
 BINARIZE = ("none", "dynamic", "static")
 ACTIVATIONS = ("elu_tanh", "softplus")  # vae/model.py's ACTIVATIONS, named here so no TensorFlow loads for --help
-CHOICES = {"model": MODELS, "distribute": DISTRIBUTE, "binarize": BINARIZE, "activation": ACTIVATIONS}
+CHOICES = {"model": tuple(MODELS), "distribute": DISTRIBUTE, "binarize": BINARIZE, "activation": ACTIVATIONS}
 
-# How an m1m2 run trains its own M1 (no --m1_run): the optimiser of the M1 that did best under M1+M2 (README,
-# "Which M1 matters"), independent of the --learn_rate, --batch_size and --lr_decay that M2 trains with.
+# How an m1m2 run trains its own M1 (no --m1_run): the optimiser of the M1 that did best under M1+M2
+# (docs/semi-supervised.md), independent of the --learn_rate, --batch_size and --lr_decay that M2 trains with.
 M1_TRAINING = {"learn_rate": 1e-3, "batch_size": 128, "lr_decay": 0.1}
+M1_MODEL = "vae"  # M1 of M1+M2 is a run of this model: trained by the m1m2 run itself, or given as --m1_run
 
-# name: (type, default, help). Order is the order of --help and of the README table.
+# name: (type, default, help). Order is the order of config.json, of each --help group and of docs/flags.md.
 FLAGS = {
-    "model": (str, "cvae", "which model: 'cvae' (conditioned on the label, M2 of Kingma et al. 2014), 'vae', or the semi-supervised 'm2' and 'm1m2' (M2, M1+M2 of Kingma et al. 2014, trained with --n_labeled labels)"),
+    "model": (str, "cvae", "which model: " + "; ".join(f"{name}: {kind.text}" for name, kind in MODELS.items())),
     "dim_z": (int, 20, "dimension of the latent vector z"),
     "n_hidden": (int, 500, "hidden units in each of the two MLP layers of encoder and decoder"),
-    "activation": (str, "elu_tanh", "hidden-layer activations: 'elu_tanh' (the original runner's: elu then tanh in the encoder, tanh then elu in the decoder) or 'softplus' (both layers, as Kingma et al.'s code); m2, m1m2: M2's two-layer networks and M1 too"),
+    "activation": (str, "elu_tanh", "hidden activations: 'elu_tanh' (the original runner's) or 'softplus' (Kingma et al.'s code); m2, m1m2: M1's too"),
     "learn_rate": (float, 1e-3, "learning rate of the Adam optimizer"),
-    "lr_decay": (float, 1.0, "the learning rate falls exponentially, step by step, from --learn_rate to lr_decay * learn_rate at the end of --num_epochs; 1: constant"),
+    "lr_decay": (float, 1.0, "the learning rate decays exponentially to lr_decay * learn_rate by the last epoch; 1: constant"),
     "num_epochs": (int, 20, "number of passes over the training images"),
     "batch_size": (int, 128, "images per training step"),
     "add_noise": ("bool", False, "train a denoiser: the encoder sees salt-and-pepper noisy images, the loss targets the clean ones"),
     "noise_prob": (float, 0.5, "probability that --add_noise sets a pixel to 0 or 1 (half each)"),
-    "binarize": (str, "none", "train on binary pixels: 'dynamic' draws each pixel ~ Bernoulli(intensity) anew every time an image is used (the literature's protocol), 'static' once; the test set is one fixed draw; 'none' keeps grey levels"),
-    "quality": ("bool", False, "after training, measure the run's quality as measure.py does (log-likelihood, CVAE fidelity and CAS, denoising) into metrics.json"),
-    "ll_k": (int, 100, "with --quality: importance samples K of the test log-likelihood estimate (Burda et al. 2015); 5000 to compare with papers"),
+    "binarize": (str, "none", "binary pixels: 'dynamic' draws each pixel ~ Bernoulli(grey level) anew at every use, 'static' once; the test set is one fixed draw"),
+    "quality": ("bool", False, "after training, measure log-likelihood, CVAE fidelity and CAS, and denoising as tools.measure does"),
+    "ll_k": (int, 100, "with --quality: importance samples K of the test log-likelihood (Burda et al. 2015); 5000 to compare with papers"),
     "iw_k": (int, 1, "training objective: 1 = the ELBO; K > 1 = the IWAE bound with K importance samples (Burda et al. 2015)"),
-    "n_train": (int, 60000, "train on the first N training images (small N for smoke tests)"),
-    "seed": (int, 0, "random seed: the same seed on the same machine gives the same metrics"),
-    "n_labeled": (int, 100, "m2, m1m2: labelled training images, balanced across the 10 classes and chosen by --seed; the rest are unlabelled"),
-    "alpha": (float, None, "m2, m1m2: weight of the classification term as a fraction of the number of training images N (alpha*N, Kingma et al. 2014 eq. 9); the paper's 0.1 suits M1+M2, but leaves M2 on pixels worse than its labels alone (about 50% test error with 100 labels); M2's 1000 gave 6.73% to 10.76% (mean 8.49%) over five seeds, against 9.51% to 28.64% (mean 15.80%) at 10; with 600 or more labels 10 did better (README)"),
-    "n_valid": (int, 0, "m2, m1m2: hold out the last N of the --n_train training images as a validation set that training never sees; each epoch reports its classification error, and metrics.json the test error at the epoch of lowest validation error, so that hyperparameters and the epoch are chosen off the test set (Kingma et al. 2014 held out 10000)"),
-    "m2_hidden": (int, 0, "m2, m1m2: 0 gives M2's encoder, decoder and classifier two hidden layers of --n_hidden units; N > 0 one softplus layer of N units, as the authors' M2 on M1's latents (300 for 100 labels, 500 for more)"),
+    "n_train": (int, N_TRAIN_IMAGES, "train on the first N training images (small N for smoke tests)"),
+    "seed": (int, 0, f"random seed, 0 to {streams.SEED_LIMIT - 1}: the same seed on the same machine gives the same metrics"),
+    "n_labeled": (int, 100, "m2, m1m2: labelled training images, balanced across the 10 classes and chosen by --seed"),
+    "alpha": (float, None, "m2, m1m2: weight of the classification term as a fraction of the training images N (alpha*N, Kingma et al. 2014 eq. 9)"),
+    "n_valid": (int, 0, "m2, m1m2: hold out the last N of the --n_train images for validation; metrics.json gives the test error at the best validation epoch"),
+    "m2_hidden": (int, 0, "m2, m1m2: 0: two hidden layers of --n_hidden units; N > 0: one softplus layer of N units, as the authors' M2"),
     "m1_dim_z": (int, 50, "m1m2: latent size of the VAE M1 whose latent means M2 models"),
-    "m1_epochs": (int, 30, f"m1m2: epochs to train M1 on all training images before M2, with M1_TRAINING's optimiser (Adam at {M1_TRAINING['learn_rate']:g} decaying to {M1_TRAINING['learn_rate'] * M1_TRAINING['lr_decay']:g}, batches of {M1_TRAINING['batch_size']}) whatever M2's flags; 30 did best of 10, 30 and 100 (README)"),
-    "m1_run": (str, None, "m1m2: a finished '--model vae' run folder whose model is M1 (its dim_z and n_hidden must match); skips training M1"),
+    "m1_epochs": (int, 30, "m1m2: epochs to train M1 before M2, with Adam at {learn_rate:g} decaying to {floor:g}, batches of {batch_size}".format(floor=M1_TRAINING["learn_rate"] * M1_TRAINING["lr_decay"], **M1_TRAINING)),
+    "m1_run": (str, None, "m1m2: a finished '--model vae' run folder whose model is M1 (dim_z and n_hidden must match); skips training M1"),
     "data_dir": (str, None, "folder holding the MNIST IDX files (default: the data/ folder of this repository)"),
     "results_path": (str, "results", "folder under which each run writes a new folder of its own"),
     "run_name": (str, None, "name of this run's folder under --results_path (default: model, dim_z and a timestamp); must not exist yet"),
@@ -65,13 +84,21 @@ FLAGS = {
     "interp_n_steps": (int, 10, "interp: decoded points on each line, both ends included"),
 }
 
+# --help shows the flags in these groups, in this order.
+GROUPS = {
+    "model": ("model", "dim_z", "n_hidden", "activation"),
+    "training": ("learn_rate", "lr_decay", "num_epochs", "batch_size", "iw_k", "seed", "distribute"),
+    "data": ("n_train", "binarize", "add_noise", "noise_prob", "data_dir"),
+    "semi-supervised (m2, m1m2)": ("n_labeled", "alpha", "n_valid", "m2_hidden", "m1_dim_z", "m1_epochs", "m1_run"),
+    "output": ("results_path", "run_name", "quality", "ll_k"),
+    "figures": tuple(name for name in FLAGS if name.startswith(("PRR", "PMLR", "PARR", "interp"))),
+    "runs": ("resume", "restore"),
+}
+
 # Flags whose default depends on --model (FLAGS holds None for them); other models leave them None.
 PER_MODEL_DEFAULTS = {"alpha": {"m2": 1000.0, "m1m2": 0.1}}
 
-N_TRAIN_IMAGES = 60000
-N_TEST_IMAGES = 10000
 FIGURE_PREFIXES = ("PRR", "PMLR", "PARR", "interp")  # flags --restore may change: they only affect figures
-N_CLASSES = 10
 POSITIVE = ("dim_z", "n_hidden", "learn_rate", "num_epochs", "batch_size", "ll_k", "iw_k", "n_train", "PRR_n_img_x", "PRR_n_img_y",
             "PRR_resize_factor", "PMLR_n_img_x", "PMLR_n_img_y", "PMLR_resize_factor", "PMLR_z_range",
             "PMLR_n_samples", "PARR_resize_factor", "PARR_z_range", "n_labeled", "alpha", "m1_dim_z", "m1_epochs")
@@ -98,7 +125,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def shown_default(name):
-    """A flag's default as --help and the README show it: the value, or the value for each model."""
+    """A flag's default as --help and docs/flags.md show it: the value, or the value for each model."""
     if name in PER_MODEL_DEFAULTS:
         return ", ".join(f"{value:g} for {model}" for model, value in PER_MODEL_DEFAULTS[name].items())
     return FLAGS[name][1]
@@ -120,20 +147,27 @@ def apply_model_defaults(args):
 def build_parser(defaults=True):
     """The argparse parser of run_main.py; each help text states its default (defaults=False leaves unset flags out)."""
     parser = Parser(
-        prog="run_main.py",
-        description="Train a VAE or a conditional VAE on MNIST and write figures and metrics to a run folder.",
+        prog="run_main.py", usage="%(prog)s [--FLAG VALUE ...]  (the flags, by group, below)",
+        description="Train a VAE, a CVAE, M2 or M1+M2 on MNIST and write figures and metrics to a run folder of its own.",
     )
-    for name, (kind, default, text) in FLAGS.items():
-        help_text = f"{text} (default: {shown_default(name)})".replace("%", "%%")  # argparse formats help with %
+    groups = {group: parser.add_argument_group(f"{group} flags") for group in GROUPS}
+    group_of = {name: groups[group] for group, names in GROUPS.items() for name in names}
+    for name, (kind, default, text) in FLAGS.items():  # in FLAGS order, so config.json keeps its key order
+        add = group_of[name].add_argument
+        help_text = help_entry(name).replace("%", "%%")  # argparse formats help with %
         default = default if defaults else argparse.SUPPRESS
         if kind == "bool":
-            parser.add_argument(f"--{name}", type=str2bool, nargs="?", const=True, default=default,
-                                metavar="BOOL", help=help_text)
+            add(f"--{name}", type=str2bool, nargs="?", const=True, default=default, metavar="BOOL", help=help_text)
         elif name in CHOICES:
-            parser.add_argument(f"--{name}", choices=CHOICES[name], default=default, help=help_text)
+            add(f"--{name}", choices=CHOICES[name], default=default, help=help_text)
         else:
-            parser.add_argument(f"--{name}", type=kind, default=default, help=help_text)
+            add(f"--{name}", type=kind, default=default, help=help_text)
     return parser
+
+
+def help_entry(name):
+    """A flag's --help text: what it does and its default."""
+    return f"{FLAGS[name][2]} (default: {shown_default(name)})"
 
 
 def validate(args, parser):
@@ -151,21 +185,26 @@ def validate(args, parser):
         parser.error(f"argument --n_train: MNIST has {N_TRAIN_IMAGES} training images, got {args.n_train}")
     if args.PMLR and args.dim_z != 2:
         parser.error(f"argument --PMLR: needs --dim_z 2 (the figure draws a 2-D latent space), got --dim_z {args.dim_z}")
-    if args.PARR and args.model == "vae":
-        parser.error("argument --PARR: needs a label-conditioned model (the VAE ignores the label), got --model vae")
+    kind = MODELS[args.model]
+    if not 0 <= args.seed < streams.SEED_LIMIT:
+        parser.error(f"argument --seed: must lie in 0..{streams.SEED_LIMIT - 1} (each random stream of a run is then "
+                     f"apart from every other), got {args.seed}")
+    if args.PARR and not kind.conditioned:
+        parser.error(f"argument --PARR: needs a label-conditioned model ({args.model} ignores the label), got --model {args.model}")
     if args.interp_n_steps < 2:
         parser.error(f"argument --interp_n_steps: needs both ends of the line, so at least 2, got {args.interp_n_steps}")
     for name in ("PRR_every", "m2_hidden", "n_valid"):
         if getattr(args, name) < 0:
             parser.error(f"argument --{name}: must be 0 or positive, got {getattr(args, name)}")
     for name in ("m2_hidden", "n_valid"):
-        if getattr(args, name) and args.model not in SEMISUPERVISED:
-            parser.error(f"argument --{name}: only --model m2 and m1m2 have it, got --model {args.model}")
-    if args.model in SEMISUPERVISED:
+        if getattr(args, name) and not kind.semi_supervised:
+            parser.error(f"argument --{name}: only the semi-supervised models ({', '.join(semi_supervised())}) have it, "
+                         f"got --model {args.model}")
+    if kind.semi_supervised:
         validate_semisupervised(args, parser)
         if args.distribute != "none":
             parser.error(f"argument --distribute: not supported with --model {args.model} (one device only)")
-        unsupported = (("iw_k", 1), ("quality", False)) + ((("binarize", "none"),) if args.model == "m1m2" else ())
+        unsupported = (("iw_k", 1), ("quality", False)) + ((("binarize", "none"),) if kind.uses_m1 else ())
         for name, unset in unsupported:  # M2 on pixels takes --binarize; M1+M2 models M1's latents
             if getattr(args, name) != unset:
                 parser.error(f"argument --{name}: not supported with --model {args.model}")
@@ -207,8 +246,8 @@ def validate_semisupervised(args, parser):
     if args.add_noise:
         parser.error(f"argument --add_noise: not supported with --model {args.model}")
     if args.m1_run is not None:
-        if args.model != "m1m2":
-            parser.error("argument --m1_run: only --model m1m2 uses M1")
+        if not MODELS[args.model].uses_m1:
+            parser.error(f"argument --m1_run: only {', '.join(n for n, k in MODELS.items() if k.uses_m1)} uses M1")
         try:
             m1_cfg = json.loads((Path(args.m1_run) / "config.json").read_text())
         except (OSError, ValueError) as err:
@@ -217,8 +256,8 @@ def validate_semisupervised(args, parser):
             parser.error(f"argument --m1_run: {args.m1_run!r} holds no model.weights.h5 (an unfinished run?)")
         m1_cfg = with_flag_defaults(m1_cfg)
         m1 = (m1_cfg["model"], m1_cfg["dim_z"], m1_cfg["n_hidden"], m1_cfg["activation"])
-        if m1 != ("vae", args.m1_dim_z, args.n_hidden, args.activation):
-            parser.error(f"argument --m1_run: need a vae run with dim_z {args.m1_dim_z}, n_hidden {args.n_hidden} and "
+        if m1 != (M1_MODEL, args.m1_dim_z, args.n_hidden, args.activation):
+            parser.error(f"argument --m1_run: need a {M1_MODEL} run with dim_z {args.m1_dim_z}, n_hidden {args.n_hidden} and "
                          f"activation {args.activation} (--m1_dim_z, --n_hidden, --activation), got model {m1[0]}, "
                          f"dim_z {m1[1]}, n_hidden {m1[2]}, activation {m1[3]}")
 
@@ -233,13 +272,20 @@ def parse_args(argv=None):
     return args
 
 
+def semi_supervised():
+    """The names of the semi-supervised models."""
+    return [name for name, kind in MODELS.items() if kind.semi_supervised]
+
+
 def flag_table():
-    """Markdown table of every flag and its default, as the README shows it."""
-    rows = ["| flag | default | meaning |", "|---|---|---|"]
-    for name, (_, _, text) in FLAGS.items():
-        rows.append(f"| `--{name}` | `{shown_default(name)}` | {text} |")
+    """Markdown tables of every flag and its default, one per --help group, as docs/flags.md shows them."""
+    rows = ["# Flags of run_main.py", "", "Generated by `python -m training.flags --table > docs/flags.md`; "
+            "`python run_main.py --help` shows the same.", ""]
+    for group, names in GROUPS.items():
+        rows += [f"## {group[0].upper()}{group[1:]}", "", "| flag | default | meaning |", "|---|---|---|"]
+        rows += [f"| `--{name}` | `{shown_default(name)}` | {FLAGS[name][2]} |" for name in names] + [""]
     return "\n".join(rows)
 
 
 if __name__ == "__main__":
-    print(flag_table() if sys.argv[1:] == ["--table"] else "usage: python config.py --table")
+    print(flag_table() if sys.argv[1:] == ["--table"] else "usage: python -m training.flags --table")

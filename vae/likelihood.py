@@ -13,11 +13,11 @@ import tf_setup  # noqa: F401  (quiet TensorFlow import)
 import tensorflow as tf
 from keras import ops
 
-from losses import bernoulli_nll
+from data import streams
+from vae.losses import bernoulli_nll
 
 LOG_2PI = math.log(2 * math.pi)
 MAX_ROWS = 50_000  # decoder rows (images x samples) per compiled call: about 160 MB of logits
-LL_SEED_OFFSET = 40_000  # the estimate's samples come from seed + this, apart from training's and the test ELBO's
 _COMPILED = weakref.WeakKeyDictionary()  # one traced function per model, not one per call
 
 
@@ -71,7 +71,7 @@ def iw_log_likelihood(model, x, y, k, seed=0, max_rows=MAX_ROWS):
         total = np.full(len(xb), -np.inf, np.float64)
         for chunk in range(n_chunks):
             kc = min(k_chunk, k - chunk * k_chunk)
-            seed_pair = np.array([seed + LL_SEED_OFFSET, batch_no * n_chunks + chunk], np.int64)
+            seed_pair = np.array([seed + streams.LIKELIHOOD, batch_no * n_chunks + chunk], np.int64)
             lw = compiled(xb, yb, seed_pair, np.int32(kc))
             total = np.logaddexp(total, ops.convert_to_numpy(ops.logsumexp(ops.cast(lw, "float64"), axis=0)))
         out.append(total - math.log(k))

@@ -1,0 +1,1 @@
+"""What a run writes: its folder and files, the figures (what and when), and the index page."""

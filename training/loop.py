@@ -1,0 +1,172 @@
+"""The one engine: the epoch loop with its checkpoints, and the run recipe every model family follows."""
+import time
+from dataclasses import dataclass
+
+import tf_setup  # noqa: F401  (quiet TensorFlow import)
+import keras
+
+from data.prepare import load_run_data
+from evaluation.metrics import evaluate, make_evaluate
+from report import figures
+from report.files import write_csv, write_json
+from report.page import write_index
+from training import checkpoint
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: its model class (built from the flags by from_flags) and the Training that trains it."""
+    model: type
+    training: type
+
+    def build_model(self, cfg):
+        """The untrained model cfg describes."""
+        return self.model.from_flags(cfg)
+
+
+class Training:
+    """What a family adds to the recipe, set up for one run: the model and optimizer, its steps, its lines.
+
+    A subclass's __init__(family, cfg, data, run_dir) sets model and optimizer (built, so that a checkpoint can
+    load into it); terms names the summed training terms. train_epoch, train_terms and line are its own.
+    """
+    terms = ()
+
+    def train_epoch(self, position, label, stop):
+        """Train the rest of position's epoch, updating position; False if stop() ended it early."""
+        raise NotImplementedError
+
+    def train_terms(self, sums):
+        """The epoch's training terms, by name, from their sums."""
+        raise NotImplementedError
+
+    def epoch_extra(self, data):
+        """Measurements after each epoch beyond the test terms (M2: test and validation error)."""
+        return {}
+
+    def line(self, label, train_terms, test_terms, extra, seconds):
+        """The one summary line printed after each epoch."""
+        raise NotImplementedError
+
+    def run_metrics(self, rows):
+        """Entries of metrics.json beyond the common ones, given the run's metrics.csv rows."""
+        return {}
+
+
+def make_optimizer(cfg, steps_per_epoch):
+    """Adam at --learn_rate, decaying exponentially to lr_decay * learn_rate over the run's steps (--lr_decay)."""
+    rate = cfg["learn_rate"]
+    if cfg["lr_decay"] != 1.0:
+        rate = keras.optimizers.schedules.ExponentialDecay(rate, decay_steps=cfg["num_epochs"] * steps_per_epoch,
+                                                           decay_rate=cfg["lr_decay"])
+    return keras.optimizers.Adam(learning_rate=rate)
+
+
+class Stopwatch:
+    """Adds up the seconds spent inside `with stopwatch:` blocks."""
+
+    seconds = 0.0
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.seconds += time.perf_counter() - self._start
+
+
+def epoch_metrics(epoch, train_terms, test_terms, seconds, extra=None):
+    """A finished epoch's metrics.csv row (terms to 4 decimals, extra to 2) and its full-precision metrics, as
+    checkpointed_epochs' end_epoch returns them; extra (M2: test_error) joins both."""
+    extra = extra or {}
+    row = {"epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
+           **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, **{k: round(v, 2) for k, v in extra.items()},
+           "seconds": round(seconds, 3)}
+    return row, {**{f"train_{t}": float(v) for t, v in train_terms.items()},
+                 **{f"test_{t}": float(v) for t, v in test_terms.items()}, **extra}
+
+
+def checkpointed_epochs(cfg, run_dir, model, optimizer, position, train_one, end_epoch, on_epoch, start_time):
+    """The epoch loop every model shares: train from position to --num_epochs, checkpointing after each epoch.
+
+    train_one(position, label, stop) trains the rest of position's epoch (False if stop() ended it early);
+    end_epoch(position, label, epoch_start) evaluates, prints and draws, returning the epoch's metrics.csv row
+    and its full-precision metrics. metrics.csv is rewritten whole from the checkpoint after each epoch (no gaps,
+    no repeats after a resume); on_epoch(row), if given, gets each row. A stop request (Ctrl-C, SIGTERM) saves
+    the position, even inside an epoch, and raises checkpoint.Stopped. Returns the last position and the run's
+    wall seconds in all, resumed parts included.
+    """
+    wall_before, num_epochs = position.wall_seconds, cfg["num_epochs"]
+
+    def save(position):
+        position.wall_seconds = wall_before + time.time() - start_time
+        checkpoint.save(run_dir, model, optimizer, position)
+
+    with checkpoint.ctrl_c_requests() as stop:
+        while position.epoch <= num_epochs:
+            epoch_start = time.time() - position.epoch_seconds
+            label = f"epoch {position.epoch:>{len(str(num_epochs))}}/{num_epochs}"
+            if not train_one(position, label, stop):
+                position.epoch_seconds = time.time() - epoch_start
+                save(position)
+                raise checkpoint.Stopped(stop())
+            row, position.final = end_epoch(position, label, epoch_start)
+            position.rows.append(row)
+            position = position.next_epoch()
+            save(position)
+            write_csv(run_dir / "metrics.csv", position.rows)
+            if on_epoch:
+                on_epoch(row)
+            if stop():
+                raise checkpoint.Stopped(stop())
+    return position, wall_before + time.time() - start_time
+
+
+def run(family, cfg, run_dir, on_epoch=None):
+    """Train the model cfg describes, evaluate on the test set each epoch, write everything into run_dir.
+
+    The recipe of every family: seed, data, the family's model, optimizer and steps, checkpoint, epochs, timings,
+    weights, figures, metrics.json, index page. Each epoch ends with a checkpoint; a run_dir that holds one is
+    continued from it. on_epoch(row), if given, gets each epoch's metrics.csv row. Ctrl-C or SIGTERM saves a
+    checkpoint, then raises checkpoint.Stopped. Returns metrics.json's contents.
+    """
+    start_time = time.time()
+    keras.utils.set_random_seed(cfg["seed"])
+    data = load_run_data(cfg)
+    training = family.training(family, cfg, data, run_dir)
+    model = training.model
+    eval_batch = make_evaluate(model)
+    position = (checkpoint.load(run_dir, model, training.optimizer)
+                or checkpoint.Position(sums=[0.0] * len(training.terms)))
+    # Where the run's time goes, reported in metrics.json: figures must not dominate it (benchmarks/ read these).
+    train_time, evaluate_time, figure_time = Stopwatch(), Stopwatch(), Stopwatch()
+    if position.epoch == 1 and position.calls_done == 0:
+        with figure_time:
+            figures.start_figures(cfg, data, run_dir)
+
+    def train_one(position, label, stop):
+        with train_time:
+            return training.train_epoch(position, label, stop)
+
+    def end_epoch(position, label, epoch_start):
+        train_terms = training.train_terms(position.sums)
+        with evaluate_time:
+            test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
+            extra = training.epoch_extra(data)
+        seconds = time.time() - epoch_start
+        print(training.line(label, train_terms, test_terms, extra, seconds), flush=True)
+        with figure_time:
+            figures.epoch_figures(cfg, model, data, run_dir, position.epoch)
+        return epoch_metrics(position.epoch, train_terms, test_terms, seconds, extra)
+
+    position, wall_seconds = checkpointed_epochs(cfg, run_dir, model, training.optimizer, position, train_one,
+                                                 end_epoch, on_epoch, start_time)
+    model.save_weights(run_dir / "model.weights.h5")
+    with figure_time:
+        figures.final_figures(cfg, model, data, run_dir)
+    metrics = {"epochs": cfg["num_epochs"], "n_train": len(data.x_train), "n_test": len(data.x_test),
+               **training.run_metrics(position.rows), **position.final, "test_neg_elbo": position.final["test_loss"],
+               "train_seconds": round(train_time.seconds, 2), "evaluate_seconds": round(evaluate_time.seconds, 2),
+               "figure_seconds": round(figure_time.seconds, 2), "wall_seconds": round(wall_seconds, 2)}
+    write_json(run_dir / "metrics.json", metrics)
+    write_index(cfg, run_dir)  # last: the page shows metrics.json
+    return metrics

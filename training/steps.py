@@ -1,0 +1,123 @@
+"""Training steps: the seeded inputs of a step, the compiled VAE/CVAE steps, an epoch's batches, calls and progress."""
+import sys
+
+import numpy as np
+
+import tf_setup  # noqa: F401  (quiet TensorFlow import)
+import tensorflow as tf
+
+from data import streams
+from data.noise import salt_and_pepper
+from evaluation.metrics import TERMS
+from vae.likelihood import iwae_loss
+
+# Under XLA on this CPU, stateless draws with the default algorithm cost 17 ms per 128x784 batch, Philox
+# 0.6 ms and ThreeFry 0.08 ms: the default made an --add_noise epoch 5x slower than one without noise.
+RNG = "threefry"
+STEPS_PER_CALL = 50  # training steps run inside one compiled call; the progress bar updates between calls
+
+
+def dynamic_binarize(x, seed):
+    """A fresh Bernoulli draw of every pixel, its grey level the probability, each time an image is used: dynamic
+    binarization (Burda et al. 2015, sec. 5)."""
+    return tf.cast(tf.random.stateless_uniform(tf.shape(x), seed=seed, alg=RNG) < x, x.dtype)
+
+
+def batch_inputs(x, step_seed, cfg):
+    """What the encoder sees and what the decoder is scored against for one training batch (runs under XLA)."""
+    if cfg["binarize"] == "dynamic":
+        x = dynamic_binarize(x, step_seed + streams.STEP["binarize"])
+    if cfg["add_noise"]:
+        uniform = tf.random.stateless_uniform(tf.shape(x), seed=step_seed + streams.STEP["noise"], alg=RNG)
+        return salt_and_pepper(x, uniform, cfg["noise_prob"]), x
+    return x, x
+
+
+def step_inputs(x, step_seed, cfg, dim_z):
+    """Encoder input, loss target and sampling noise of one training batch, drawn from the step's seed."""
+    eps = tf.random.stateless_normal([tf.shape(x)[0], dim_z], seed=step_seed + streams.STEP["eps"], alg=RNG)
+    return *batch_inputs(x, step_seed, cfg), eps
+
+
+def make_train_steps(model, optimizer, x_all, y_all, cfg):
+    """A compiled function running one training step per row of an index matrix; returns summed loss terms."""
+    x_all, y_all = tf.constant(x_all), tf.constant(y_all)
+
+    # XLA fuses each step into a few kernels: 1.56x faster epochs here (benchmarks/speed.py, levers); it compiles
+    # once per shape of index matrix (full calls, the last call, the leftover batch).
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int64)],
+                 jit_compile=True)
+    def train_steps(batch_index, first_step):
+        sums = tf.zeros([len(TERMS)])
+        for i in tf.range(tf.shape(batch_index)[0]):
+            idx = batch_index[i]
+            x, y = tf.gather(x_all, idx), tf.gather(y_all, idx)
+            # Stateless draws keyed by (seed, global step): the same run replays exactly, and a resumed one too.
+            step_seed = tf.stack([tf.constant(cfg["seed"], tf.int64), first_step + tf.cast(i, tf.int64)])
+            x_in, x_target, eps = step_inputs(x, step_seed, cfg, model.dim_z)
+            with tf.GradientTape() as tape:
+                terms = model.loss_terms(x_in, x_target, y, eps)
+                if cfg["iw_k"] > 1:  # --iw_k: train on the IWAE bound; recon and kl stay the ELBO's terms
+                    shape = [cfg["iw_k"], tf.shape(x)[0], model.dim_z]
+                    eps_k = tf.random.stateless_normal(shape, seed=step_seed + streams.STEP["iw_eps"], alg=RNG)
+                    terms = terms | {"loss": iwae_loss(model, x_in, x_target, y, eps_k)}
+                loss = tf.reduce_mean(terms["loss"])
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply(grads, model.trainable_variables)
+            sums += tf.stack([tf.reduce_sum(terms[t]) for t in TERMS])
+        return sums
+
+    return train_steps
+
+
+def epoch_batches(n, batch_size, seed, epoch):
+    """The epoch's shuffled index batches: a full-batch matrix and the leftover batch (possibly empty)."""
+    perm = np.random.default_rng(streams.epoch_order(seed, epoch)).permutation(n).astype(np.int32)
+    n_full = n // batch_size
+    return perm[:n_full * batch_size].reshape(n_full, batch_size), perm[n_full * batch_size:][None, :]
+
+
+class Progress:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, total, label, stream=sys.stderr, width=30):
+        self.total, self.label, self.stream, self.width = total, label, stream, width
+        self.active = stream.isatty()
+
+    def update(self, done, loss):
+        if self.active:
+            filled = int(self.width * done / self.total)
+            self.stream.write(f"\r{self.label} [{'=' * filled}{'.' * (self.width - filled)}] "
+                              f"{done}/{self.total} loss {loss:.2f} ")
+            self.stream.flush()
+
+    def close(self):
+        if self.active:
+            self.stream.write("\r" + " " * (len(self.label) + self.width + 40) + "\r")
+            self.stream.flush()
+
+
+def run_calls(train_steps, calls, position, label, stop, loss_count):
+    """Run calls[position.calls_done:], each a tuple of index matrices whose rows are the call's steps, updating
+    position (step, calls done, summed terms, whose last is the loss) after each; False if stop() ended it early.
+
+    loss_count(call) is the number of terms the call's loss sum adds up, for the progress bar's mean loss.
+    """
+    progress = Progress(sum(len(c[0]) for c in calls), label)
+    sums = np.array(position.sums)
+    for k in range(position.calls_done, len(calls)):
+        if stop():
+            progress.close()
+            return False
+        sums += train_steps(*calls[k], np.int64(position.step)).numpy()
+        position.step, position.calls_done, position.sums = position.step + len(calls[k][0]), k + 1, sums.tolist()
+        progress.update(sum(len(c[0]) for c in calls[:k + 1]), sums[-1] / sum(map(loss_count, calls[:k + 1])))
+    progress.close()
+    return True
+
+
+def train_epoch(train_steps, n, cfg, position, label, stop=lambda: False):
+    """Run the rest of the epoch position.epoch, updating position; False if stop() ended it early."""
+    full, rest = epoch_batches(n, cfg["batch_size"], cfg["seed"], position.epoch)
+    calls = [(full[i:i + STEPS_PER_CALL],) for i in range(0, len(full), STEPS_PER_CALL)] + ([(rest,)] if rest.size else [])
+    return run_calls(train_steps, calls, position, label, stop, loss_count=lambda call: call[0].size)  # per image
