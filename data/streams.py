@@ -5,7 +5,12 @@ Three kinds of generator, whose keys live in separate spaces:
 - TensorFlow stateless draws keyed by the run's seed and the global step: the noise of every training step;
 - the Keras global seed (keras.utils.set_random_seed): the initial weights.
 
-The values are those the runner has always used, gathered here from six modules.
+Within one run no two numpy streams share a key, for any --seed in [0, SEED_LIMIT): the integer keys sit in
+blocks SEED_LIMIT apart, and the list keys differ from each other, and from every integer key, in their length
+or in a tag above every integer key (tests/data/test_streams.py draws from every stream to check). The values
+are those the runner has always used, so a seed gives the numbers it gave before, except two streams that could
+coincide with another: figure_z (seed + 20000 drew the test set's binarization at --seed 151) and labelled_subset
+([seed, n_labeled] drew the batch order of epoch n_labeled).
 """
 
 SEED_LIMIT = 10_000  # --seed lies in [0, SEED_LIMIT): the offsets below are SEED_LIMIT apart
@@ -49,12 +54,12 @@ def labelled_order(seed, epoch):
 
 def labelled_subset(seed, n_labeled):
     """Which training images keep their label in M2 and M1+M2."""
-    return [seed, n_labeled]
+    return [LABELLED_TAG, seed, n_labeled]
 
 
 def figure_z(seed):
     """The fixed latent vectors the figures decode, the same in every epoch."""
-    return seed + 20_000
+    return [FIGURE_TAG, seed]
 
 
 def numpy_keys(seed, epochs, n_labeled=100, quality_levels=3):
