@@ -4,8 +4,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from evaluation.classifier import DEFAULT_PATH, ENV_VAR, EPOCHS, accuracy, default_path, save_classifier, train_classifier
 
 
@@ -23,11 +21,12 @@ def main(argv=None):
         parser.exit(2, f"{parser.prog}: error: --epochs must be positive, got {args.epochs}\n")
 
     from data.mnist import load_mnist
+    from data.prepare import prepare
     (x_train, y_train), (x_test, y_test) = load_mnist()
-    flat = lambda images: images.reshape(len(images), -1).astype(np.float32) / 255.0  # noqa: E731
     start = time.time()
-    model = train_classifier(flat(x_train), y_train, args.epochs, args.seed, verbose=2 if sys.stdout.isatty() else 0)
-    acc = accuracy(model, flat(x_test), y_test)
+    model = train_classifier(prepare(x_train, y_train)[0], y_train, args.epochs, args.seed,
+                             verbose=2 if sys.stdout.isatty() else 0)
+    acc = accuracy(model, prepare(x_test, y_test)[0], y_test)
     save_classifier(model, path, {"test_accuracy": acc, "epochs": args.epochs, "seed": args.seed,
                                   "train_seconds": round(time.time() - start, 1)})
     print(f"test accuracy {acc:.4f} on 10000 test images after {args.epochs} epochs "
