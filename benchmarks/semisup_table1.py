@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from data.mnist import N_TRAIN_IMAGES  # noqa: E402
-from training.flags import M1_TRAINING  # noqa: E402  (no TensorFlow: the flags load before it)
+from training.flags import M1_TRAINING, with_flag_defaults  # noqa: E402  (no TensorFlow: the flags load before it)
 PAPER = {  # Kingma et al. 2014, Table 1: test error in % on MNIST
     "nn": {100: 25.80, 600: 11.44, 1000: 10.70, 3000: 6.04},
     "m2": {100: 11.97, 600: 4.94, 1000: 3.60, 3000: 3.92},
@@ -73,7 +73,7 @@ def nn_data(a, m1_run=None):
     that M1's active latent means (what M2 of M1+M2 sees)."""
     from data.prepare import load_run_data
     from training.family_m2 import active_units, m1_posterior
-    data = load_run_data({"n_train": N_TRAIN_IMAGES, "seed": a.seed, "model": "cvae", "dim_z": 2, "add_noise": False})
+    data = load_run_data(with_flag_defaults({"n_train": N_TRAIN_IMAGES, "seed": a.seed, "dim_z": 2}))
     if m1_run is None:
         return "nn", data.x_train, data.y_train, data.x_test, data.y_test
     from training.families import load_trained_model

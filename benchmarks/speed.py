@@ -27,7 +27,7 @@ import tensorflow as tf  # noqa: E402
 import limit  # noqa: E402
 from data.prepare import load_run_data  # noqa: E402
 from evaluation.metrics import TERMS  # noqa: E402
-from training import checkpoint, flags, steps  # noqa: E402
+from training import checkpoint, family_vae, flags, steps  # noqa: E402
 from training.families import FAMILIES  # noqa: E402
 
 MODELS = [(model, dim_z, noise) for model in ("cvae", "vae") for dim_z in (20, 2) for noise in (False, True)]
@@ -78,13 +78,13 @@ def epoch_runner(cfg, x_train, y_train, optimizer=None):
     keras.utils.set_random_seed(cfg["seed"])
     model = FAMILIES[cfg["model"]].build_model(cfg)
     optimizer = optimizer or keras.optimizers.Adam(cfg["learn_rate"])
-    steps = steps.make_train_steps(model, optimizer, x_train, y_train, cfg)
+    train_steps = family_vae.make_train_steps(model, optimizer, x_train, y_train, cfg)
     state = {"position": checkpoint.Position(sums=[0.0] * len(TERMS)), "terms": None}
 
     def run_epoch():
         position = state["position"]
         start = time.perf_counter()
-        steps.train_epoch(steps, len(x_train), cfg, position, "")
+        family_vae.train_epoch(train_steps, len(x_train), cfg, position, "")
         seconds = time.perf_counter() - start
         state["terms"] = dict(zip(TERMS, np.array(position.sums) / len(x_train)))
         state["position"] = position.next_epoch()

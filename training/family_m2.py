@@ -40,7 +40,7 @@ def make_semi_train_steps(model, optimizer, x_lab, y_lab, x_unl, cfg, draw=None)
     draw = draw or (lambda rows, seed: rows)
     key = {name: tf.constant(cfg["seed"] + offset, tf.int64) for name, offset in streams.SEMI_STEP.items()}
 
-    # XLA and ThreeFry draws, as steps.make_train_steps: each step is one fused program
+    # XLA and ThreeFry draws, as family_vae.make_train_steps: each step is one fused program
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2 + [tf.TensorSpec([], tf.int64)],
                  jit_compile=True)
     def train_steps(lab_index, unl_index, first_step):
@@ -90,7 +90,7 @@ def z1_sampler(mask):
 
 def train_semi_epoch(train_steps, n_labeled, n_unlabeled, cfg, position, label, stop=lambda: 0):
     """The rest of epoch position.epoch, one pass over the unlabelled images (dropping the last partial batch),
-    updating position as steps.train_epoch does; False if stop() ended it early."""
+    updating position as family_vae.train_epoch does; False if stop() ended it early."""
     unl, _ = epoch_batches(n_unlabeled, cfg["batch_size"], cfg["seed"], position.epoch)
     lab = labelled_batches(n_labeled, min(n_labeled, cfg["batch_size"]), len(unl), cfg["seed"], position.epoch)
     calls = [(lab[i:i + STEPS_PER_CALL], unl[i:i + STEPS_PER_CALL]) for i in range(0, len(unl), STEPS_PER_CALL)]

@@ -15,7 +15,7 @@ def make_strategy(name):
 
 
 def make_mirrored_train_steps(strategy, model, optimizer, x_all, y_all, cfg):
-    """steps.make_train_steps under the strategy: the same batches, noise and mean loss, its gradient summed over replicas."""
+    """family_vae.make_train_steps under the strategy: the same batches, noise and mean loss, its gradient summed over replicas."""
     x_all, y_all = tf.constant(x_all), tf.constant(y_all)
     n_replicas = strategy.num_replicas_in_sync
 

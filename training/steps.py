@@ -1,4 +1,4 @@
-"""Training steps: the seeded inputs of a step, the compiled VAE/CVAE steps, an epoch's batches, calls and progress."""
+"""What every family's training steps share: the seeded inputs of a step, an epoch's batch order, calls and progress."""
 import sys
 
 import numpy as np
@@ -8,8 +8,6 @@ import tensorflow as tf
 
 from data import streams
 from data.noise import salt_and_pepper
-from evaluation.metrics import TERMS
-from vae.likelihood import iwae_loss
 
 # Under XLA on this CPU, stateless draws with the default algorithm cost 17 ms per 128x784 batch, Philox
 # 0.6 ms and ThreeFry 0.08 ms: the default made an --add_noise epoch 5x slower than one without noise.
@@ -37,37 +35,6 @@ def step_inputs(x, step_seed, cfg, dim_z):
     """Encoder input, loss target and sampling noise of one training batch, drawn from the step's seed."""
     eps = tf.random.stateless_normal([tf.shape(x)[0], dim_z], seed=step_seed + streams.STEP["eps"], alg=RNG)
     return *batch_inputs(x, step_seed, cfg), eps
-
-
-def make_train_steps(model, optimizer, x_all, y_all, cfg):
-    """A compiled function running one training step per row of an index matrix; returns summed loss terms."""
-    x_all, y_all = tf.constant(x_all), tf.constant(y_all)
-
-    # XLA fuses each step into a few kernels: 1.56x faster epochs here (benchmarks/speed.py, levers); it compiles
-    # once per shape of index matrix (full calls, the last call, the leftover batch).
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int64)],
-                 jit_compile=True)
-    def train_steps(batch_index, first_step):
-        sums = tf.zeros([len(TERMS)])
-        for i in tf.range(tf.shape(batch_index)[0]):
-            idx = batch_index[i]
-            x, y = tf.gather(x_all, idx), tf.gather(y_all, idx)
-            # Stateless draws keyed by (seed, global step): the same run replays exactly, and a resumed one too.
-            step_seed = tf.stack([tf.constant(cfg["seed"], tf.int64), first_step + tf.cast(i, tf.int64)])
-            x_in, x_target, eps = step_inputs(x, step_seed, cfg, model.dim_z)
-            with tf.GradientTape() as tape:
-                terms = model.loss_terms(x_in, x_target, y, eps)
-                if cfg["iw_k"] > 1:  # --iw_k: train on the IWAE bound; recon and kl stay the ELBO's terms
-                    shape = [cfg["iw_k"], tf.shape(x)[0], model.dim_z]
-                    eps_k = tf.random.stateless_normal(shape, seed=step_seed + streams.STEP["iw_eps"], alg=RNG)
-                    terms = terms | {"loss": iwae_loss(model, x_in, x_target, y, eps_k)}
-                loss = tf.reduce_mean(terms["loss"])
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply(grads, model.trainable_variables)
-            sums += tf.stack([tf.reduce_sum(terms[t]) for t in TERMS])
-        return sums
-
-    return train_steps
 
 
 def epoch_batches(n, batch_size, seed, epoch):
@@ -114,10 +81,3 @@ def run_calls(train_steps, calls, position, label, stop, loss_count):
         progress.update(sum(len(c[0]) for c in calls[:k + 1]), sums[-1] / sum(map(loss_count, calls[:k + 1])))
     progress.close()
     return True
-
-
-def train_epoch(train_steps, n, cfg, position, label, stop=lambda: False):
-    """Run the rest of the epoch position.epoch, updating position; False if stop() ended it early."""
-    full, rest = epoch_batches(n, cfg["batch_size"], cfg["seed"], position.epoch)
-    calls = [(full[i:i + STEPS_PER_CALL],) for i in range(0, len(full), STEPS_PER_CALL)] + ([(rest,)] if rest.size else [])
-    return run_calls(train_steps, calls, position, label, stop, loss_count=lambda call: call[0].size)  # per image

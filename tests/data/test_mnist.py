@@ -1,3 +1,4 @@
+"""The MNIST files: checksums, the published facts of the arrays, damaged, altered, missing and downloaded files."""
 import gzip
 import hashlib
 import io

@@ -1,16 +1,13 @@
-"""The speed benchmark: its flop count, and a tiny run that writes the whole report."""
+"""The benchmarks: the speed benchmark's flop count and a tiny run that writes its whole report, the M2 step and
+M1 feature screens, and Table 1's cells. Each test imports its benchmark itself, so that one broken benchmark
+fails its own tests and not the collection of the whole suite."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-from benchmarks.limit import epoch_flops, step_matmuls
-from benchmarks.semisup_table1 import error_cell, label_weight_alpha
-
-ROOT = Path(__file__).resolve().parent.parent
+import pytest
 
 
 def test_epoch_flops_match_a_hand_count():
+    from benchmarks.limit import epoch_flops, step_matmuls
     # CVAE, dim_z 20, 500 hidden units: encoder 794-500-500-40, decoder 30-500-500-784.
     macs = 794 * 500 + 500 * 500 + 500 * 40 + 30 * 500 + 500 * 500 + 500 * 784
     per_image = 3 * 2 * macs - 2 * 794 * 500  # forward + two gradients, but no gradient for the data
@@ -20,27 +17,29 @@ def test_epoch_flops_match_a_hand_count():
     assert len(step_matmuls("vae", 2, 64, 128)) == 6 * 3 - 1
 
 
-def test_label_weight_gives_each_labelled_image_that_weight():
+def test_label_weight_gives_each_labelled_image_that_weight(cli):
+    from benchmarks.semisup_table1 import label_weight_alpha
     # The paper's alpha = 0.1 N is a weight of 60 per labelled image with 100 of 60000 labels...
     assert abs(label_weight_alpha(60, 100) - 0.1) < 1e-12
     # ...and a fixed weight scales alpha with the label count: alpha N / n_labeled is the weight again.
     for n in (600, 1000, 3000):
         assert abs(label_weight_alpha(60, n) * 60000 / n - 60) < 1e-9
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "semisup_table1.py"), "--out", "unused",
-                          "--label_weight", "60", "--extra", "--alpha 1"], cwd=ROOT, capture_output=True, text=True)
+    out = cli.python(cli.root / "benchmarks" / "semisup_table1.py", "--out", "unused", "--label_weight", "60",
+                     "--extra", "--alpha 1")
     assert out.returncode == 2 and "not both" in out.stderr
 
 
 def test_table_shows_the_test_error_where_validation_would_stop():
+    from benchmarks.semisup_table1 import error_cell
     assert error_cell(None) == "failed"
     assert error_cell({"test_error": 9.514}) == "9.51"
     with_valid = {"test_error": 9.514, "best_valid_epoch": 41, "test_error_at_best": 9.3}
     assert error_cell(with_valid) == "9.51 (9.30 at epoch 41, lowest validation error)"
 
 
-def test_quick_benchmark_writes_json_and_markdown(tmp_path):
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speed.py"), "--quick", "--out", str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+@pytest.mark.slow
+def test_quick_benchmark_writes_json_and_markdown(cli, tmp_path):
+    out = cli.python(cli.root / "benchmarks" / "speed.py", "--quick", "--out", tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads((tmp_path / "speed.json").read_text())
     assert report["mode"] == "quick"
@@ -65,9 +64,10 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path):
         assert heading in text
 
 
-def test_m2_step_benchmark_times_two_ways_that_train_alike():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "m2_step.py"), "--n_hidden", "16", "--dim_z", "4",
-                          "--steps", "5", "--repeats", "2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+@pytest.mark.slow
+def test_m2_step_benchmark_times_two_ways_that_train_alike(cli):
+    out = cli.python(cli.root / "benchmarks" / "m2_step.py", "--n_hidden", "16", "--dim_z", "4", "--steps", "5",
+                     "--repeats", "2", timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     losses, ms = {}, {}
     for words in (line.split() for line in out.stdout.splitlines()):

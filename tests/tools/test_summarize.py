@@ -1,10 +1,10 @@
-"""The summary table of many run folders (no training: the run folders are written by hand)."""
+"""python -m tools.summarize: the summary table of many run folders (no training: the run folders are written by hand)."""
 import csv
 import json
 
 import pytest
 
-from summarize import main
+from tools.summarize import main
 
 
 def fake_run(root, name, dim_z, **metrics):

@@ -1,21 +1,16 @@
-"""Figures: pixel sizes implied by the flags, PMLR orientation, the index page, the run comparison."""
-import json
+"""Figures drawn from a stand-in model: pixel sizes implied by the flags, PMLR orientation, PARR's rows, and the
+learning curves."""
 from io import BytesIO
-import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-import figures
 import plot_utils
-from config import with_flag_defaults
-from evaluate import load_run_data
+from data.prepare import load_run_data
+from report import figures
+from training.flags import with_flag_defaults
 
-ROOT = Path(__file__).resolve().parent.parent
 Z_RANGE = 2.0
 
 
@@ -146,66 +141,6 @@ def test_parr_works_for_any_dim_z(tmp_path, mnist):
     figures.draw_parr(cfg, FakeModel(n_classes=10, dim_z=5), mnist, tmp_path, "epoch_01")
     assert Image.open(tmp_path / "PARR_random_epoch_01.png").size == (10 * 28, plot_utils.HEADER + 10 * 28)
     assert Image.open(tmp_path / "PARR_images_epoch_01.png").size == (11 * 28 + plot_utils.GAP, plot_utils.HEADER + 10 * 28)
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    results = tmp_path_factory.mktemp("results")
-    out = subprocess.run([sys.executable, str(ROOT / "run_main.py"), "--dim_z", "2", "--PMLR", "--PARR",
-                          "--add_noise", "--n_train", "500", "--num_epochs", "2", "--n_hidden", "32",
-                          "--PRR_n_img_x", "4", "--PRR_n_img_y", "3", "--PMLR_n_samples", "300",
-                          "--interp_n_steps", "5", "--results_path", str(results), "--run_name", "r"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    return results / "r"
-
-
-def test_index_page_references_every_figure_and_only_existing_files(run_dir):
-    page = (run_dir / "index.html").read_text()
-    referenced = set(re.findall(r'(?:src|href)="([^"]+)"', page))
-    assert referenced, "the page links nothing"
-    for name in referenced:
-        assert not name.startswith(("/", "http")) and (run_dir / name).is_file(), name
-    figures_written = {p.name for p in run_dir.iterdir() if p.suffix in (".png", ".gif")}
-    assert {"PRR_input_noisy.png", "PMLR_map_epoch_02.png", "PARR_images_epoch_01.png", "interpolation.gif",
-            "denoising.png", "learning_curves.png"} <= figures_written
-    assert figures_written <= referenced
-    for name in figures_written:
-        assert figures.caption(name, json.loads((run_dir / "config.json").read_text())), name
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert f"<th>test_neg_elbo</th><td>{metrics['test_neg_elbo']:.2f}</td>" in page and "noise_prob" in page
-    order = [name for name in re.findall(r'<img src="([^"]+)"', page)]
-    assert order.index("PRR_input.png") < order.index("PRR_epoch_01.png") < order.index("PRR_epoch_02.png")
-    assert 0 < metrics["figure_seconds"] < metrics["wall_seconds"]
-
-
-def test_compare_runs_draws_both_models_on_the_same_inputs_and_never_overwrites(run_dir, tmp_path):
-    out_png = tmp_path / "cmp.png"
-    cmd = [sys.executable, str(ROOT / "compare_runs.py"), str(run_dir), str(run_dir), "--n_img_x", "3",
-           "--n_img_y", "2", "--out", str(out_png)]
-    first = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stderr
-    # input, noisy input (the runs are denoisers), and the two runs' reconstructions
-    assert Image.open(out_png).size == (4 * 3 * 28 + 3 * plot_utils.GAP, plot_utils.HEADER + 2 * 28)
-    image = np.asarray(Image.open(out_png), np.float32)
-    third, fourth = [image[plot_utils.HEADER:, k * (84 + plot_utils.GAP):k * (84 + plot_utils.GAP) + 84] for k in (2, 3)]
-    np.testing.assert_array_equal(third, fourth)  # the same model on the same inputs
-    before = out_png.read_bytes()
-    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 2 and "exists already" in again.stderr
-    assert out_png.read_bytes() == before
-
-
-def test_compare_runs_refuses_a_denoiser_beside_a_plain_model_before_loading_tensorflow(run_dir, tmp_path):
-    plain = tmp_path / "plain"
-    plain.mkdir()
-    cfg = json.loads((run_dir / "config.json").read_text()) | {"add_noise": False}
-    (plain / "config.json").write_text(json.dumps(cfg))
-    (plain / "model.weights.h5").write_bytes(b"")
-    code = ("import sys, compare_runs\ntry:\n    compare_runs.main(sys.argv[1:])\n"
-            "except SystemExit as e:\n    print(e.code, 'tensorflow' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code, str(run_dir), str(plain)], cwd=ROOT, capture_output=True, text=True)
-    assert out.stdout.split() == ["2", "False"] and "--add_noise" in out.stderr
 
 
 def test_learning_curves_wrap_long_term_lists_and_give_the_last_values():

@@ -6,10 +6,10 @@ import numpy as np
 import tf_setup  # noqa: F401
 from keras import ops
 
-from cvae import CVAE
-from likelihood import iw_log_likelihood
-from losses import bernoulli_nll
-from vae import VAE
+from cvae.model import CVAE
+from vae.likelihood import iw_log_likelihood, iwae_loss
+from vae.losses import bernoulli_nll
+from vae.model import VAE
 
 
 def images(n, seed=0):
@@ -103,7 +103,6 @@ def test_chunking_does_not_change_the_estimate_shape_or_scale():
 
 
 def test_iwae_loss_is_the_negative_importance_weighted_bound():
-    from likelihood import iwae_loss
     model = sharp_model()
     x, y = images(8)
     bound = elbo(model, x, y)

@@ -2,23 +2,14 @@
 import csv
 import json
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
 # 125 training steps in 3 compiled calls per epoch, so a stop can land inside an epoch's training as well
 # as in its evaluation; 4 epochs so that a kill lands before the end.
 TINY = ["--model", "vae", "--n_train", "1000", "--batch_size", "8", "--n_hidden", "32", "--num_epochs", "4",
         "--PRR", "False", "--seed", "5"]
-
-
-def start(*args):
-    return subprocess.Popen([sys.executable, str(ROOT / "run_main.py"), *args], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def finish(proc, timeout=300):
@@ -42,14 +33,15 @@ def wait_for(path, proc, timeout=240):
 
 
 @pytest.fixture(scope="module")
-def parallel_pair(tmp_path_factory):
+def parallel_pair(tmp_path_factory, cli):
     """Two identical runs started at the same moment into one results path, with the same default name."""
     results = tmp_path_factory.mktemp("results")
-    procs = [start(*TINY, "--results_path", str(results)) for _ in range(2)]
+    procs = [cli.start(*TINY, "--results_path", str(results)) for _ in range(2)]
     outcomes = [finish(p) for p in procs]
     return results, outcomes
 
 
+@pytest.mark.slow
 def test_parallel_runs_get_their_own_folders_and_identical_seeds_identical_metrics(parallel_pair):
     results, outcomes = parallel_pair
     assert [rc for rc, _, _ in outcomes] == [0, 0], [err for _, _, err in outcomes]
@@ -67,24 +59,25 @@ def reference(parallel_pair):
     return run_dir, rows(run_dir), json.loads((run_dir / "metrics.json").read_text())
 
 
-def signal_after_first_checkpoint(tmp_path, name, signum):
+def signal_after_first_checkpoint(cli, tmp_path, name, signum):
     """Start a tiny run named name and send it signum once its first checkpoint exists; the process and its folder."""
-    proc = start(*TINY, "--results_path", str(tmp_path), "--run_name", name)
+    proc = cli.start(*TINY, "--results_path", str(tmp_path), "--run_name", name)
     run_dir = tmp_path / name
     assert wait_for(run_dir / "checkpoint.npz", proc), "the run ended before its first checkpoint"
     proc.send_signal(signum)
     return proc, run_dir
 
 
-def test_resume_after_sigkill_matches_an_uninterrupted_run(parallel_pair, tmp_path):
+@pytest.mark.slow
+def test_resume_after_sigkill_matches_an_uninterrupted_run(parallel_pair, cli, tmp_path):
     ref_dir, ref_rows, ref_metrics = reference(parallel_pair)
-    proc, run_dir = signal_after_first_checkpoint(tmp_path, "killed", signal.SIGKILL)
+    proc, run_dir = signal_after_first_checkpoint(cli, tmp_path, "killed", signal.SIGKILL)
     proc.communicate()
     assert not (run_dir / "metrics.json").exists(), "the kill came after the run had finished"
     kept = rows(run_dir)
     assert 1 <= len(kept) <= 4 and kept == ref_rows[:len(kept)]
 
-    rc, out, err = finish(start("--resume", str(run_dir)))
+    rc, out, err = finish(cli.start("--resume", str(run_dir)))
     assert rc == 0, err
     assert rows(run_dir) == ref_rows  # every epoch once, in order, with the uninterrupted run's numbers
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -93,10 +86,11 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(parallel_pair, tmp_pa
     assert not list(run_dir.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_ctrl_c_or_sigterm_saves_a_checkpoint_and_exits_128_plus_the_signal(parallel_pair, tmp_path, signum, status):
+def test_ctrl_c_or_sigterm_saves_a_checkpoint_and_exits_128_plus_the_signal(parallel_pair, cli, tmp_path, signum, status):
     _, ref_rows, _ = reference(parallel_pair)
-    proc, run_dir = signal_after_first_checkpoint(tmp_path, "stopped", signum)
+    proc, run_dir = signal_after_first_checkpoint(cli, tmp_path, "stopped", signum)
     rc, out, err = finish(proc)
     assert rc == status, err
     assert f"--resume {run_dir}" in err and "Traceback" not in err
@@ -109,11 +103,11 @@ def test_ctrl_c_or_sigterm_saves_a_checkpoint_and_exits_128_plus_the_signal(para
     assert rows(run_dir) == ref_rows[:len(kept)]
 
 
+@pytest.mark.slow
 def test_stop_inside_an_epoch_checkpoints_its_position_and_resumes_exactly(parallel_pair, tmp_path, monkeypatch):
     import contextlib
-    import checkpoint
-    import config
-    import train
+    from training import checkpoint, flags
+    from training.families import train_and_evaluate
     _, ref_rows, ref_metrics = reference(parallel_pair)
     polls = []
 
@@ -122,24 +116,25 @@ def test_stop_inside_an_epoch_checkpoints_its_position_and_resumes_exactly(paral
         yield lambda: polls.append(1) or (signal.SIGINT if len(polls) >= 6 else 0)
 
     monkeypatch.setattr(checkpoint, "ctrl_c_requests", ctrl_c_after_five_polls)
-    cfg = vars(config.parse_args(TINY + ["--results_path", str(tmp_path)])) | {"run_dir": str(tmp_path)}
+    cfg = vars(flags.parse_args(TINY + ["--results_path", str(tmp_path)])) | {"run_dir": str(tmp_path)}
     with pytest.raises(KeyboardInterrupt):
-        train.train_and_evaluate(cfg, tmp_path)
+        train_and_evaluate(cfg, tmp_path)
     with __import__("numpy").load(tmp_path / checkpoint.CHECKPOINT) as f:
         position = json.loads(str(f["position"]))
     assert (position["epoch"], position["calls_done"], position["step"]) == (2, 1, 125 + 50)
     assert rows(tmp_path) == ref_rows[:1]
 
     monkeypatch.setattr(checkpoint, "ctrl_c_requests", lambda: contextlib.nullcontext(lambda: False))
-    metrics = train.train_and_evaluate(cfg, tmp_path)
+    metrics = train_and_evaluate(cfg, tmp_path)
     assert rows(tmp_path) == ref_rows
     assert metrics["test_neg_elbo"] == ref_metrics["test_neg_elbo"]
 
 
-def test_restore_remakes_metrics_and_figures_without_training(parallel_pair):
+@pytest.mark.slow
+def test_restore_remakes_metrics_and_figures_without_training(parallel_pair, cli):
     ref_dir, _, ref_metrics = reference(parallel_pair)
     before = {p.name: p.stat().st_mtime_ns for p in ref_dir.iterdir()}
-    rc, out, err = finish(start("--restore", str(ref_dir), "--PRR", "--PRR_resize_factor", "0.5"))
+    rc, out, err = finish(cli.start("--restore", str(ref_dir), "--PRR", "--PRR_resize_factor", "0.5"))
     assert rc == 0, err
     (out_dir,) = ref_dir.glob("restore_*")
     metrics = json.loads((out_dir / "metrics.json").read_text())
@@ -148,13 +143,14 @@ def test_restore_remakes_metrics_and_figures_without_training(parallel_pair):
     assert {p.name: p.stat().st_mtime_ns for p in ref_dir.iterdir() if p != out_dir} == before
     assert "epoch 1/" not in out
 
-    rc, _, err = finish(start("--restore", str(ref_dir), "--n_hidden", "64"))
+    rc, _, err = finish(cli.start("--restore", str(ref_dir), "--n_hidden", "64"))
     assert rc == 2 and "only figure flags" in err
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_finished_run_and_extra_flags(parallel_pair):
     ref_dir, _, _ = reference(parallel_pair)
-    from config import build_parser, saved_run_args
+    from training.flags import build_parser, saved_run_args
     import argparse
     parser = build_parser()
     with pytest.raises(SystemExit) as stop:
@@ -164,28 +160,9 @@ def test_resume_refuses_a_finished_run_and_extra_flags(parallel_pair):
         saved_run_args(argparse.Namespace(resume=str(ref_dir), restore=None), {"resume", "num_epochs"}, parser)
 
 
-MIRRORED = """
-import json, sys
-import tf_setup
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from pathlib import Path
-import config, distribute, train
-assert distribute.make_strategy("mirrored").num_replicas_in_sync == 2
-cfg = {k: d for k, (_, d, _) in config.FLAGS.items()}
-cfg |= dict(n_train=1000, batch_size=100, num_epochs=2, n_hidden=32, PRR=False, add_noise=True, seed=1)
-out = {}
-for name in ("none", "mirrored"):
-    (Path(sys.argv[1]) / name).mkdir()
-    out[name] = train.train_and_evaluate(cfg | {"distribute": name}, Path(sys.argv[1]) / name)
-print(json.dumps(out))
-"""
-
-
-def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path):
-    out = subprocess.run([sys.executable, "-c", MIRRORED, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
+@pytest.mark.slow
+def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path, cli):
+    out = cli.python(cli.root / "tests" / "training" / "mirrored_check.py", tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr
     results = json.loads(out.stdout.strip().splitlines()[-1])
     one, two = results["none"], results["mirrored"]
