@@ -5,6 +5,7 @@ tools/measure.py applies them to a finished run folder and merges the numbers in
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
 import tf_setup  # noqa: F401  (quiet TensorFlow import)
@@ -73,7 +74,26 @@ def image_scores(restored, clean):
     """Mean PSNR (dB) and SSIM of restored against clean images, both [N, 784] in [0, 1]."""
     a = tf.reshape(tf.constant(restored, tf.float32), (-1, IMAGE_SIZE, IMAGE_SIZE, 1))
     b = tf.reshape(tf.constant(clean, tf.float32), (-1, IMAGE_SIZE, IMAGE_SIZE, 1))
-    return float(tf.reduce_mean(tf.image.psnr(a, b, 1.0))), float(tf.reduce_mean(tf.image.ssim(a, b, 1.0)))
+    return float(tf.reduce_mean(tf.image.psnr(a, b, 1.0))), float(np.mean(ssim(restored, clean)))
+
+
+def gaussian_blur(x, size=11, sigma=1.5):
+    """x [N, H, W] filtered with tf.image.ssim's normalised Gaussian window, separably, 'valid' padding."""
+    g = np.exp(-(np.arange(size) - (size - 1) / 2) ** 2 / (2 * sigma ** 2))
+    g /= g.sum()
+    return sliding_window_view(sliding_window_view(x, size, axis=1) @ g, size, axis=2) @ g
+
+
+def ssim(x, y, max_val=1.0, k1=0.01, k2=0.03):
+    """Per-image SSIM of x against y ([N, 784]) as tf.image.ssim computes it (Wang et al. 2004), in float64 numpy:
+    TensorFlow's depthwise 11x11 convolution takes ~20 s per 10,000 images on a CPU core, this ~1 s."""
+    x, y = (np.asarray(a, np.float64).reshape(-1, IMAGE_SIZE, IMAGE_SIZE) for a in (x, y))
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    mean_x, mean_y = gaussian_blur(x), gaussian_blur(y)
+    num0, den0 = 2 * mean_x * mean_y, mean_x ** 2 + mean_y ** 2
+    luminance = (num0 + c1) / (den0 + c1)
+    contrast_structure = (2 * gaussian_blur(x * y) - num0 + c2) / (gaussian_blur(x * x + y * y) - den0 + c2)
+    return (luminance * contrast_structure).mean(axis=(1, 2))
 
 
 def switched(restored, noisy):
