@@ -44,7 +44,10 @@ def main(argv=None):
         return 128 + getattr(stopped, "signum", signal.SIGINT)  # the shell's convention: 130 Ctrl-C, 143 SIGTERM
     if "test_error" in metrics:
         print(f"test classification error {metrics['test_error']:.2f}%")
-    if "best_valid_epoch" in metrics:
+    if "valid_neg_elbo_at_best" in metrics:
+        print(f"lowest validation negative ELBO {metrics['valid_neg_elbo_at_best']:.2f} at epoch "
+              f"{metrics['best_valid_epoch']}, where the test negative ELBO was {metrics['test_neg_elbo_at_best']:.2f}")
+    if "valid_error_at_best" in metrics:
         print(f"lowest validation error {metrics['valid_error_at_best']:.2f}% at epoch {metrics['best_valid_epoch']}, "
               f"where the test error was {metrics['test_error_at_best']:.2f}%")
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats after {metrics['epochs']} epochs; "

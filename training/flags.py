@@ -55,7 +55,7 @@ FLAGS = {
     "seed": (int, 0, f"random seed, 0 to {streams.SEED_LIMIT - 1}: the same seed on the same machine gives the same metrics"),
     "n_labeled": (int, 100, "m2, m1m2: labelled training images, balanced across the 10 classes and chosen by --seed"),
     "alpha": (float, None, "m2, m1m2: weight of the classification term as a fraction of the training images N (alpha*N, Kingma et al. 2014 eq. 9)"),
-    "n_valid": (int, 0, "m2, m1m2: hold out the last N of the --n_train images for validation; metrics.json gives the test error at the best validation epoch"),
+    "n_valid": (int, 0, "hold out the last N of the --n_train images for validation: each epoch reports their -ELBO (m2, m1m2: and error); metrics.json gives the test numbers at the best validation epoch"),
     "m2_hidden": (int, 0, "m2, m1m2: 0: two hidden layers of --n_hidden units; N > 0: one softplus layer of N units, as the authors' M2"),
     "m1_dim_z": (int, 50, "m1m2: latent size of the VAE M1 whose latent means M2 models"),
     "m1_epochs": (int, 30, "m1m2: epochs to train M1 before M2, with Adam at {learn_rate:g} decaying to {floor:g}, batches of {batch_size}".format(floor=M1_TRAINING["learn_rate"] * M1_TRAINING["lr_decay"], **M1_TRAINING)),
@@ -88,8 +88,8 @@ FLAGS = {
 GROUPS = {
     "model": ("model", "dim_z", "n_hidden", "activation"),
     "training": ("learn_rate", "lr_decay", "num_epochs", "batch_size", "iw_k", "seed", "distribute"),
-    "data": ("n_train", "binarize", "add_noise", "noise_prob", "data_dir"),
-    "semi-supervised (m2, m1m2)": ("n_labeled", "alpha", "n_valid", "m2_hidden", "m1_dim_z", "m1_epochs", "m1_run"),
+    "data": ("n_train", "n_valid", "binarize", "add_noise", "noise_prob", "data_dir"),
+    "semi-supervised (m2, m1m2)": ("n_labeled", "alpha", "m2_hidden", "m1_dim_z", "m1_epochs", "m1_run"),
     "output": ("results_path", "run_name", "quality", "ll_k"),
     "figures": tuple(name for name in FLAGS if name.startswith(("PRR", "PMLR", "PARR", "interp"))),
     "runs": ("resume", "restore"),
@@ -196,10 +196,11 @@ def validate(args, parser):
     for name in ("PRR_every", "m2_hidden", "n_valid"):
         if getattr(args, name) < 0:
             parser.error(f"argument --{name}: must be 0 or positive, got {getattr(args, name)}")
-    for name in ("m2_hidden", "n_valid"):
-        if getattr(args, name) and not kind.semi_supervised:
-            parser.error(f"argument --{name}: only the semi-supervised models ({', '.join(semi_supervised())}) have it, "
-                         f"got --model {args.model}")
+    if args.m2_hidden and not kind.semi_supervised:
+        parser.error(f"argument --m2_hidden: only the semi-supervised models ({', '.join(semi_supervised())}) have it, "
+                     f"got --model {args.model}")
+    if args.n_valid >= args.n_train:
+        parser.error(f"argument --n_valid: must leave training images, below --n_train ({args.n_train}), got {args.n_valid}")
     if kind.semi_supervised:
         validate_semisupervised(args, parser)
         if args.distribute != "none":
