@@ -17,8 +17,10 @@ def main(argv=None):
     if args.restore:
         return restore_main(args)
     if args.resume:
-        run_dir = Path(args.resume)  # its config.json stays as written when the run began
+        run_dir = Path(args.resume)  # its config.json stays as written when the run began, but for an extension
         cfg = vars(args) | {"run_dir": str(run_dir)}
+        from training.checkpoint import extend
+        extend(run_dir, args.num_epochs)
     else:
         try:
             run_dir = create_run_dir(args.results_path, args.run_name, default_run_name(args))

@@ -63,7 +63,7 @@ FLAGS = {
     "data_dir": (str, None, "folder holding the MNIST IDX files (default: the data/ folder of this repository)"),
     "results_path": (str, "results", "folder under which each run writes a new folder of its own"),
     "run_name": (str, None, "name of this run's folder under --results_path (default: model, dim_z and a timestamp); must not exist yet"),
-    "resume": (str, None, "continue the killed or interrupted run in this folder from its last checkpoint, with its own config"),
+    "resume": (str, None, "continue the killed or interrupted run in this folder from its last checkpoint, with its own config; with a larger --num_epochs, extend it (constant learning rate only)"),
     "restore": (str, None, "remake the figures and test metrics of the finished run in this folder without training (figure flags may differ)"),
     "distribute": (str, "none", "'none' (one device) or 'mirrored' (tf.distribute.MirroredStrategy over all GPUs, or all logical CPUs if none)"),
     "PRR": ("bool", True, "plot reproduce result: test images and their reconstructions"),
@@ -221,7 +221,7 @@ def saved_run_args(args, given, parser):
     run_dir = Path(getattr(args, mode))
     # A resumed run must replay the same run; a restored one may only draw its figures differently.
     allowed = {mode} | ({name for name in FLAGS if name.startswith(FIGURE_PREFIXES)} | {"quality", "ll_k"}
-                        if mode == "restore" else set())
+                        if mode == "restore" else {"num_epochs"})
     if args.resume and args.restore:
         parser.error("arguments --resume and --restore: give one of them, not both")
     if given - allowed:
@@ -229,13 +229,27 @@ def saved_run_args(args, given, parser):
                      + (" (only figure flags may change)" if mode == "restore" else ""))
     if not (run_dir / "config.json").is_file():
         parser.error(f"argument --{mode}: {run_dir} has no config.json, so it is not a run folder")
-    if mode == "resume" and (run_dir / "metrics.json").exists():
-        parser.error(f"argument --resume: the run in {run_dir} has finished already (it has metrics.json)")
+    saved = json.loads((run_dir / "config.json").read_text())
+    if mode == "resume":
+        check_extension(run_dir, with_flag_defaults(saved), args.num_epochs if "num_epochs" in given else None, parser)
     if mode == "restore" and not (run_dir / "model.weights.h5").is_file():
         parser.error(f"argument --restore: {run_dir} has no model.weights.h5 (an unfinished run: --resume it first)")
-    saved = json.loads((run_dir / "config.json").read_text())
     merged = with_flag_defaults({k: v for k, v in saved.items() if k in FLAGS})
     return argparse.Namespace(**merged | {name: getattr(args, name) for name in given} | {mode: str(run_dir)})
+
+
+def check_extension(run_dir, saved, num_epochs, parser):
+    """--resume [--num_epochs N]: a finished run only continues to a larger N, and only at a constant learning rate."""
+    planned = saved["num_epochs"]
+    if num_epochs is None or num_epochs == planned:
+        if (run_dir / "metrics.json").exists():
+            parser.error(f"argument --resume: the run in {run_dir} has finished already (it has metrics.json); "
+                         f"extend it with --num_epochs above {planned}")
+    elif num_epochs < planned:
+        parser.error(f"argument --num_epochs: --resume only extends a run; {run_dir} runs to {planned} epochs, got {num_epochs}")
+    elif saved["lr_decay"] != 1.0:
+        parser.error(f"argument --num_epochs: cannot extend a run with --lr_decay {saved['lr_decay']:g}: its learning rate "
+                     f"schedule spans its {planned} epochs, so more epochs would change the ones it trained")
 
 
 def validate_semisupervised(args, parser):
