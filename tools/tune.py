@@ -11,7 +11,9 @@ folder as a Tune checkpoint: a trial whose worker dies continues from its last e
 optional (requirements-ray.txt): only this module imports it. docs/sweeps.md has a worked example.
 """
 import argparse
+import csv
 import json
+import os
 import shutil
 import sys
 import time
@@ -119,7 +121,12 @@ def trial(params, base):
     def report(row):
         tune.report(row | {"run_dir": str(run_dir)}, checkpoint=tune.Checkpoint.from_directory(run_dir))
 
-    train_and_evaluate(cfg, run_dir, on_epoch=report)
+    # The last epoch is reported once the run has finished: the scheduler stops a trial at its last report, and
+    # the run must have written its weights and metrics.json by then.
+    train_and_evaluate(cfg, run_dir, on_epoch=lambda row: row["epoch"] < cfg["num_epochs"] and report(row))
+    with open(run_dir / "metrics.csv") as f:
+        final = list(csv.DictReader(f))[-1]
+    report({k: int(v) if k == "epoch" else float(v) for k, v in final.items()})
 
 
 def best_epoch(result, metric):
@@ -169,6 +176,10 @@ def main(argv=None):
     space = read_space(args.space, base, parser)
     if args.scheduler == "asha" and args.grace_period > base.num_epochs:
         parser.error(f"argument --grace_period: above --num_epochs ({base.num_epochs}), got {args.grace_period}")
+    if args.scheduler == "asha" and "num_epochs" in space:
+        parser.error("argument --space: with --scheduler asha every trial runs to --num_epochs, so num_epochs is not searched")
+    # Each epoch checkpoints (num_to_keep=1 forces an experiment snapshot each time, 12 ms here): not worth a warning.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     try:
         import ray
         from ray import tune
