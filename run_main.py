@@ -17,8 +17,10 @@ def main(argv=None):
     if args.restore:
         return restore_main(args)
     if args.resume:
-        run_dir = Path(args.resume)  # its config.json stays as written when the run began
+        run_dir = Path(args.resume)  # its config.json stays as written when the run began, but for an extension
         cfg = vars(args) | {"run_dir": str(run_dir)}
+        from training.checkpoint import extend
+        extend(run_dir, args.num_epochs)
     else:
         try:
             run_dir = create_run_dir(args.results_path, args.run_name, default_run_name(args))
@@ -44,7 +46,10 @@ def main(argv=None):
         return 128 + getattr(stopped, "signum", signal.SIGINT)  # the shell's convention: 130 Ctrl-C, 143 SIGTERM
     if "test_error" in metrics:
         print(f"test classification error {metrics['test_error']:.2f}%")
-    if "best_valid_epoch" in metrics:
+    if "valid_neg_elbo_at_best" in metrics:
+        print(f"lowest validation negative ELBO {metrics['valid_neg_elbo_at_best']:.2f} at epoch "
+              f"{metrics['best_valid_epoch']}, where the test negative ELBO was {metrics['test_neg_elbo_at_best']:.2f}")
+    if "valid_error_at_best" in metrics:
         print(f"lowest validation error {metrics['valid_error_at_best']:.2f}% at epoch {metrics['best_valid_epoch']}, "
               f"where the test error was {metrics['test_error_at_best']:.2f}%")
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats after {metrics['epochs']} epochs; "

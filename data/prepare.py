@@ -17,6 +17,7 @@ class RunData:
     y_test: np.ndarray
     x_test_in: np.ndarray  # what the encoder sees at test time: x_test, or its fixed noisy copy with --add_noise
     eps_test: np.ndarray  # fixed N(0, I) draws for the test set's z samples
+    valid: tuple = None  # --n_valid: (x_in, x, y, eps) of the held-out images, fixed as the test set's; else None
 
 
 def prepare(images, labels):
@@ -30,9 +31,9 @@ def one_hot(labels):
     return np.eye(N_CLASSES, dtype=np.float32)[np.asarray(labels)]
 
 
-def fixed_test_inputs(cfg, x_test):
+def fixed_test_inputs(cfg, x_test, key=None):
     """Encoder inputs and sampling noise for evaluation, drawn once so every epoch sees the same ones."""
-    rng = np.random.default_rng(streams.test_inputs(cfg["seed"]))
+    rng = np.random.default_rng(streams.test_inputs(cfg["seed"]) if key is None else key)
     x_in = x_test
     if cfg["add_noise"]:
         uniform = rng.random(x_test.shape, dtype=np.float32)
@@ -47,7 +48,8 @@ def binarize(x, key):
 
 
 def load_run_data(cfg):
-    """Load MNIST, keep the first n_train training images, and draw the fixed test inputs."""
+    """Load MNIST, keep the first n_train training images (the last n_valid of them held out), and draw the fixed
+    test (and validation) inputs."""
     (train_images, train_labels), (test_images, test_labels) = load_mnist(cfg["data_dir"] or DATA_DIR)
     x_train, y_train = prepare(train_images[:cfg["n_train"]], train_labels[:cfg["n_train"]])
     x_test, y_test = prepare(test_images, test_labels)
@@ -55,7 +57,12 @@ def load_run_data(cfg):
         x_test = binarize(x_test, streams.TEST_BINARIZATION)
     if cfg["binarize"] == "static":
         x_train = binarize(x_train, streams.static_binarization(cfg["seed"]))
-    return RunData(x_train, y_train, x_test, y_test, *fixed_test_inputs(cfg, x_test))
+    data = RunData(x_train, y_train, x_test, y_test, *fixed_test_inputs(cfg, x_test))
+    valid = hold_out(data, cfg["n_valid"], cfg["binarize"])
+    if valid is not None:
+        x_in, eps = fixed_test_inputs(cfg, valid[0], streams.valid_inputs(cfg["seed"]))
+        data.valid = (x_in, valid[0], valid[1], eps)
+    return data
 
 
 def hold_out(data, n_valid, binarize_mode="none"):

@@ -33,6 +33,11 @@ def test_inputs(seed):
     return seed + TEST_INPUTS
 
 
+def valid_inputs(seed):
+    """--n_valid: the validation set's fixed noisy copy (--add_noise) and its eps, as test_inputs for the test set."""
+    return [test_inputs(seed), 1]
+
+
 def static_binarization(seed):
     return seed + STATIC_BINARIZATION
 
@@ -64,7 +69,7 @@ def figure_z(seed):
 
 def numpy_keys(seed, epochs, n_labeled=100, quality_levels=3):
     """Every numpy key one run can use, by name: what the streams test checks for coincidences."""
-    keys = {"test_inputs": test_inputs(seed), "test_binarization": TEST_BINARIZATION,
+    keys = {"test_inputs": test_inputs(seed), "valid_inputs": valid_inputs(seed), "test_binarization": TEST_BINARIZATION,
             "valid_binarization": VALID_BINARIZATION, "static_binarization": static_binarization(seed),
             "quality": quality(seed), "quality_generated": quality(seed, 1),
             "labelled_subset": labelled_subset(seed, n_labeled), "figure_z": figure_z(seed),

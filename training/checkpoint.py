@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from report.files import write_json
+
 CHECKPOINT = "checkpoint.npz"
 
 
@@ -60,6 +62,19 @@ def load(run_dir, model, optimizer):
         for i, variable in enumerate(optimizer.variables):
             variable.assign(f[f"optimizer_{i}"])
         return Position(**json.loads(str(f["position"])))
+
+
+def extend(run_dir, num_epochs):
+    """--resume --num_epochs N past the run's own count: config.json takes N (the earlier counts listed in
+    extended_from) and a finished run's metrics.json is kept as metrics_<epochs>_epochs.json. Nothing else changes."""
+    cfg = json.loads((Path(run_dir) / "config.json").read_text())
+    if num_epochs == cfg["num_epochs"]:
+        return
+    finished = Path(run_dir) / "metrics.json"
+    if finished.exists():
+        os.replace(finished, finished.with_name(f"metrics_{cfg['num_epochs']}_epochs.json"))
+    cfg["extended_from"] = cfg.get("extended_from", []) + [cfg["num_epochs"]]
+    write_json(Path(run_dir) / "config.json", cfg | {"num_epochs": num_epochs})
 
 
 class Stopped(KeyboardInterrupt):

@@ -9,7 +9,6 @@ import keras
 import tensorflow as tf
 
 from data import streams
-from data.prepare import hold_out
 from evaluation.batches import in_batches
 from evaluation.metrics import make_test_error
 from m2.labels import balanced_labelled_indices, labelled_batches
@@ -121,10 +120,10 @@ class M2Training(Training):
     unlabelled images, each step with a labelled batch beside its unlabelled one (eq. 9)."""
 
     terms = SEMI_TERMS
+    chosen_by = ("error", "error")  # the classifier's validation error picks the best epoch
 
     def __init__(self, family, cfg, data, run_dir):
         self.cfg = cfg
-        self.valid = hold_out(data, cfg["n_valid"], cfg["binarize"])
         self.lab_idx = balanced_labelled_indices(np.argmax(data.y_train, -1), cfg["n_labeled"], cfg["seed"])
         self.unl_idx = np.setdiff1d(np.arange(len(data.x_train)), self.lab_idx)
         np.savetxt(run_dir / "labelled_indices.txt", self.lab_idx, fmt="%d")
@@ -151,28 +150,18 @@ class M2Training(Training):
 
     def epoch_extra(self, data):
         errors = {"test_error": self.test_error(data.x_test, data.y_test)}
-        if self.valid is not None:
-            errors["valid_error"] = self.test_error(*self.valid)
+        if data.valid:
+            errors["valid_error"] = self.test_error(*data.valid[1:3])
         return errors
 
-    def line(self, label, train_terms, test_terms, extra, seconds):
+    def line(self, label, train_terms, test_terms, valid_terms, extra, seconds):
         valid = f"valid error {extra['valid_error']:5.2f}%  " if "valid_error" in extra else ""
         return (f"{label}  train -L {train_terms['neg_L']:7.2f}  -U {train_terms['neg_U']:7.2f}  "
                 f"-log q(y|x) {train_terms['class_nll']:6.3f}  |  {valid}test -elbo {test_terms['loss']:7.2f}  "
                 f"error {extra['test_error']:5.2f}%  |  {seconds:5.1f}s")
 
     def run_metrics(self, rows):
-        metrics = {"n_labeled": len(self.lab_idx), "n_unlabeled": len(self.unl_idx), **self.extra}
-        if self.valid is not None:  # the epoch one would stop at, chosen without the test set
-            best = best_by_validation(rows)
-            metrics |= {"n_valid": len(self.valid[0]), "best_valid_epoch": int(best["epoch"]),
-                        "valid_error_at_best": float(best["valid_error"]), "test_error_at_best": float(best["test_error"])}
-        return metrics
-
-
-def best_by_validation(rows):
-    """The metrics.csv row of the epoch with the lowest validation error (the first of equals)."""
-    return min(rows, key=lambda row: float(row["valid_error"]))
+        return {"n_labeled": len(self.lab_idx), "n_unlabeled": len(self.unl_idx), **self.extra}
 
 
 class M1M2Training(M2Training):

@@ -77,7 +77,8 @@ class VAETraining(Training):
     def train_terms(self, sums):
         return dict(zip(TERMS, np.array(sums) / self.n_train))
 
-    def line(self, label, train_terms, test_terms, extra, seconds):
+    def line(self, label, train_terms, test_terms, valid_terms, extra, seconds):
+        valid = f"valid -elbo {valid_terms['loss']:7.2f}  |  " if valid_terms else ""
         return (f"{label}  train recon {train_terms['recon']:7.2f}  kl {train_terms['kl']:6.2f}  "
-                f"-elbo {train_terms['loss']:7.2f}  |  test recon {test_terms['recon']:7.2f}  "
+                f"-elbo {train_terms['loss']:7.2f}  |  {valid}test recon {test_terms['recon']:7.2f}  "
                 f"kl {test_terms['kl']:6.2f}  -elbo {test_terms['loss']:7.2f}  |  {seconds:5.1f}s")

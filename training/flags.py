@@ -55,7 +55,7 @@ FLAGS = {
     "seed": (int, 0, f"random seed, 0 to {streams.SEED_LIMIT - 1}: the same seed on the same machine gives the same metrics"),
     "n_labeled": (int, 100, "m2, m1m2: labelled training images, balanced across the 10 classes and chosen by --seed"),
     "alpha": (float, None, "m2, m1m2: weight of the classification term as a fraction of the training images N (alpha*N, Kingma et al. 2014 eq. 9)"),
-    "n_valid": (int, 0, "m2, m1m2: hold out the last N of the --n_train images for validation; metrics.json gives the test error at the best validation epoch"),
+    "n_valid": (int, 0, "hold out the last N of the --n_train images for validation: each epoch reports their -ELBO (m2, m1m2: and error); metrics.json gives the test numbers at the best validation epoch"),
     "m2_hidden": (int, 0, "m2, m1m2: 0: two hidden layers of --n_hidden units; N > 0: one softplus layer of N units, as the authors' M2"),
     "m1_dim_z": (int, 50, "m1m2: latent size of the VAE M1 whose latent means M2 models"),
     "m1_epochs": (int, 30, "m1m2: epochs to train M1 before M2, with Adam at {learn_rate:g} decaying to {floor:g}, batches of {batch_size}".format(floor=M1_TRAINING["learn_rate"] * M1_TRAINING["lr_decay"], **M1_TRAINING)),
@@ -63,7 +63,7 @@ FLAGS = {
     "data_dir": (str, None, "folder holding the MNIST IDX files (default: the data/ folder of this repository)"),
     "results_path": (str, "results", "folder under which each run writes a new folder of its own"),
     "run_name": (str, None, "name of this run's folder under --results_path (default: model, dim_z and a timestamp); must not exist yet"),
-    "resume": (str, None, "continue the killed or interrupted run in this folder from its last checkpoint, with its own config"),
+    "resume": (str, None, "continue the killed or interrupted run in this folder from its last checkpoint, with its own config; with a larger --num_epochs, extend it (constant learning rate only)"),
     "restore": (str, None, "remake the figures and test metrics of the finished run in this folder without training (figure flags may differ)"),
     "distribute": (str, "none", "'none' (one device) or 'mirrored' (tf.distribute.MirroredStrategy over all GPUs, or all logical CPUs if none)"),
     "PRR": ("bool", True, "plot reproduce result: test images and their reconstructions"),
@@ -88,8 +88,8 @@ FLAGS = {
 GROUPS = {
     "model": ("model", "dim_z", "n_hidden", "activation"),
     "training": ("learn_rate", "lr_decay", "num_epochs", "batch_size", "iw_k", "seed", "distribute"),
-    "data": ("n_train", "binarize", "add_noise", "noise_prob", "data_dir"),
-    "semi-supervised (m2, m1m2)": ("n_labeled", "alpha", "n_valid", "m2_hidden", "m1_dim_z", "m1_epochs", "m1_run"),
+    "data": ("n_train", "n_valid", "binarize", "add_noise", "noise_prob", "data_dir"),
+    "semi-supervised (m2, m1m2)": ("n_labeled", "alpha", "m2_hidden", "m1_dim_z", "m1_epochs", "m1_run"),
     "output": ("results_path", "run_name", "quality", "ll_k"),
     "figures": tuple(name for name in FLAGS if name.startswith(("PRR", "PMLR", "PARR", "interp"))),
     "runs": ("resume", "restore"),
@@ -196,10 +196,11 @@ def validate(args, parser):
     for name in ("PRR_every", "m2_hidden", "n_valid"):
         if getattr(args, name) < 0:
             parser.error(f"argument --{name}: must be 0 or positive, got {getattr(args, name)}")
-    for name in ("m2_hidden", "n_valid"):
-        if getattr(args, name) and not kind.semi_supervised:
-            parser.error(f"argument --{name}: only the semi-supervised models ({', '.join(semi_supervised())}) have it, "
-                         f"got --model {args.model}")
+    if args.m2_hidden and not kind.semi_supervised:
+        parser.error(f"argument --m2_hidden: only the semi-supervised models ({', '.join(semi_supervised())}) have it, "
+                     f"got --model {args.model}")
+    if args.n_valid >= args.n_train:
+        parser.error(f"argument --n_valid: must leave training images, below --n_train ({args.n_train}), got {args.n_valid}")
     if kind.semi_supervised:
         validate_semisupervised(args, parser)
         if args.distribute != "none":
@@ -220,7 +221,7 @@ def saved_run_args(args, given, parser):
     run_dir = Path(getattr(args, mode))
     # A resumed run must replay the same run; a restored one may only draw its figures differently.
     allowed = {mode} | ({name for name in FLAGS if name.startswith(FIGURE_PREFIXES)} | {"quality", "ll_k"}
-                        if mode == "restore" else set())
+                        if mode == "restore" else {"num_epochs"})
     if args.resume and args.restore:
         parser.error("arguments --resume and --restore: give one of them, not both")
     if given - allowed:
@@ -228,13 +229,27 @@ def saved_run_args(args, given, parser):
                      + (" (only figure flags may change)" if mode == "restore" else ""))
     if not (run_dir / "config.json").is_file():
         parser.error(f"argument --{mode}: {run_dir} has no config.json, so it is not a run folder")
-    if mode == "resume" and (run_dir / "metrics.json").exists():
-        parser.error(f"argument --resume: the run in {run_dir} has finished already (it has metrics.json)")
+    saved = json.loads((run_dir / "config.json").read_text())
+    if mode == "resume":
+        check_extension(run_dir, with_flag_defaults(saved), args.num_epochs if "num_epochs" in given else None, parser)
     if mode == "restore" and not (run_dir / "model.weights.h5").is_file():
         parser.error(f"argument --restore: {run_dir} has no model.weights.h5 (an unfinished run: --resume it first)")
-    saved = json.loads((run_dir / "config.json").read_text())
     merged = with_flag_defaults({k: v for k, v in saved.items() if k in FLAGS})
     return argparse.Namespace(**merged | {name: getattr(args, name) for name in given} | {mode: str(run_dir)})
+
+
+def check_extension(run_dir, saved, num_epochs, parser):
+    """--resume [--num_epochs N]: a finished run only continues to a larger N, and only at a constant learning rate."""
+    planned = saved["num_epochs"]
+    if num_epochs is None or num_epochs == planned:
+        if (run_dir / "metrics.json").exists():
+            parser.error(f"argument --resume: the run in {run_dir} has finished already (it has metrics.json); "
+                         f"extend it with --num_epochs above {planned}")
+    elif num_epochs < planned:
+        parser.error(f"argument --num_epochs: --resume only extends a run; {run_dir} runs to {planned} epochs, got {num_epochs}")
+    elif saved["lr_decay"] != 1.0:
+        parser.error(f"argument --num_epochs: cannot extend a run with --lr_decay {saved['lr_decay']:g}: its learning rate "
+                     f"schedule spans its {planned} epochs, so more epochs would change the ones it trained")
 
 
 def validate_semisupervised(args, parser):

@@ -31,6 +31,7 @@ class Training:
     load into it); terms names the summed training terms. train_epoch, train_terms and line are its own.
     """
     terms = ()
+    chosen_by = ("loss", "neg_elbo")  # metrics.csv's valid_<first> picks the best epoch: metrics.json's *_<second>_at_best
 
     def train_epoch(self, position, label, stop):
         """Train the rest of position's epoch, updating position; False if stop() ended it early."""
@@ -44,8 +45,8 @@ class Training:
         """Measurements after each epoch beyond the test terms (M2: test and validation error)."""
         return {}
 
-    def line(self, label, train_terms, test_terms, extra, seconds):
-        """The one summary line printed after each epoch."""
+    def line(self, label, train_terms, test_terms, valid_terms, extra, seconds):
+        """The one summary line printed after each epoch (valid_terms empty without --n_valid)."""
         raise NotImplementedError
 
     def run_metrics(self, rows):
@@ -74,15 +75,22 @@ class Stopwatch:
         self.seconds += time.perf_counter() - self._start
 
 
-def epoch_metrics(epoch, train_terms, test_terms, seconds, extra=None):
+def epoch_metrics(epoch, train_terms, test_terms, seconds, extra=None, valid_terms=None):
     """A finished epoch's metrics.csv row (terms to 4 decimals, extra to 2) and its full-precision metrics, as
-    checkpointed_epochs' end_epoch returns them; extra (M2: test_error) joins both."""
-    extra = extra or {}
-    row = {"epoch": epoch, **{f"train_{t}": round(v, 4) for t, v in train_terms.items()},
-           **{f"test_{t}": round(v, 4) for t, v in test_terms.items()}, **{k: round(v, 2) for k, v in extra.items()},
-           "seconds": round(seconds, 3)}
-    return row, {**{f"train_{t}": float(v) for t, v in train_terms.items()},
-                 **{f"test_{t}": float(v) for t, v in test_terms.items()}, **extra}
+    checkpointed_epochs' end_epoch returns them; extra (M2: test_error) and valid_terms (--n_valid) join both."""
+    extra, terms = extra or {}, {"train": train_terms, "test": test_terms, "valid": valid_terms or {}}
+    row = {"epoch": epoch, **{f"{s}_{t}": round(v, 4) for s, ts in terms.items() for t, v in ts.items()},
+           **{k: round(v, 2) for k, v in extra.items()}, "seconds": round(seconds, 3)}
+    return row, {**{f"{s}_{t}": float(v) for s, ts in terms.items() for t, v in ts.items()}, **extra}
+
+
+def best_by_validation(rows, chosen_by=Training.chosen_by):
+    """metrics.json's entries of the epoch with the lowest valid_<measure> in metrics.csv (the first of equals):
+    the epoch one would stop at, chosen without the test set, with its validation and test numbers."""
+    measure, name = chosen_by
+    best = min(rows, key=lambda row: float(row[f"valid_{measure}"]))
+    return {"best_valid_epoch": int(best["epoch"]), f"valid_{name}_at_best": float(best[f"valid_{measure}"]),
+            f"test_{name}_at_best": float(best[f"test_{measure}"])}
 
 
 def checkpointed_epochs(cfg, run_dir, model, optimizer, position, train_one, end_epoch, on_epoch, start_time):
@@ -151,20 +159,22 @@ def run(family, cfg, run_dir, on_epoch=None):
         train_terms = training.train_terms(position.sums)
         with evaluate_time:
             test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
+            valid_terms = evaluate(eval_batch, *data.valid) if data.valid else {}
             extra = training.epoch_extra(data)
         seconds = time.time() - epoch_start
-        print(training.line(label, train_terms, test_terms, extra, seconds), flush=True)
+        print(training.line(label, train_terms, test_terms, valid_terms, extra, seconds), flush=True)
         with figure_time:
             figures.epoch_figures(cfg, model, data, run_dir, position.epoch)
-        return epoch_metrics(position.epoch, train_terms, test_terms, seconds, extra)
+        return epoch_metrics(position.epoch, train_terms, test_terms, seconds, extra, valid_terms)
 
     position, wall_seconds = checkpointed_epochs(cfg, run_dir, model, training.optimizer, position, train_one,
                                                  end_epoch, on_epoch, start_time)
     model.save_weights(run_dir / "model.weights.h5")
     with figure_time:
         figures.final_figures(cfg, model, data, run_dir)
+    valid = {"n_valid": len(data.valid[0]), **best_by_validation(position.rows, training.chosen_by)} if data.valid else {}
     metrics = {"epochs": cfg["num_epochs"], "n_train": len(data.x_train), "n_test": len(data.x_test),
-               **training.run_metrics(position.rows), **position.final, "test_neg_elbo": position.final["test_loss"],
+               **training.run_metrics(position.rows), **valid, **position.final, "test_neg_elbo": position.final["test_loss"],
                "train_seconds": round(train_time.seconds, 2), "evaluate_seconds": round(evaluate_time.seconds, 2),
                "figure_seconds": round(figure_time.seconds, 2), "wall_seconds": round(wall_seconds, 2)}
     write_json(run_dir / "metrics.json", metrics)

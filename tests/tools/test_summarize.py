@@ -47,3 +47,52 @@ def test_summary_refuses_existing_outputs_and_unknown_sort(tmp_path, capsys):
     assert [line.split(" | ")[0] for line in lines[2:]] == ["| b", "| a"]
     assert main([str(tmp_path), "--columns", "dim_z,test_neg_elbo"]) == 0
     assert capsys.readouterr().out.splitlines()[2] == "| b | 3 | 130.5 |"
+
+
+def test_any_flag_is_a_column_and_sort_key_and_runs_without_a_finite_value_rank_last(tmp_path, capsys):
+    for name, lr, elbo in (("a", 0.003, 101.0), ("b", 0.001, float("nan")), ("c", 0.0003, 99.0), ("d", 0.01, None)):
+        run = fake_run(tmp_path, name, 2, **({} if elbo is None else {"test_neg_elbo": elbo}))
+        cfg = json.loads((run / "config.json").read_text())
+        (run / "config.json").write_text(json.dumps(cfg | {"learn_rate": lr}))
+    for descending in ([], ["--descending"]):
+        assert main([str(tmp_path), "--columns", "learn_rate,test_neg_elbo", *descending]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0] == "| run | learn_rate | test_neg_elbo |"
+        assert [line.split(" | ")[0] for line in lines[2:]][:2] == (["| a", "| c"] if descending else ["| c", "| a"])
+        assert sorted(line.split(" | ")[0] for line in lines[4:]) == ["| b", "| d"]  # NaN and missing: last either way
+    assert main([str(tmp_path), "--sort", "learn_rate", "--columns", "learn_rate"]) == 0
+    assert [line.split(" | ")[0] for line in capsys.readouterr().out.splitlines()[2:]] == ["| c", "| b", "| a", "| d"]
+    assert main([str(tmp_path)]) == 0
+    assert "learn_rate" not in capsys.readouterr().out.splitlines()[0]  # shown when asked for, not by default
+
+
+def test_a_damaged_run_is_skipped_with_one_warning_and_out_may_name_a_new_folder(tmp_path, capsys):
+    fake_run(tmp_path / "runs", "good", 2, test_neg_elbo=100.0)
+    (fake_run(tmp_path / "runs", "bad", 3, test_neg_elbo=90.0) / "metrics.json").write_text('{"test_neg_el')
+    out = tmp_path / "new" / "deeper" / "summary"
+    assert main([str(tmp_path / "runs"), "--out", str(out)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: skipping") and "bad" in err[0]
+    assert [r["run"] for r in csv.DictReader(open(f"{out}.csv"))] == ["good"]
+
+
+def test_curves_overlay_each_runs_test_and_validation_elbo_with_labels(tmp_path, capsys, monkeypatch):
+    import plot_utils
+    for name, valid in (("a", True), ("b", False)):
+        run = fake_run(tmp_path / "runs", name, 2, test_neg_elbo=100.0)
+        header = "epoch,test_loss" + (",valid_loss" if valid else "")
+        (run / "metrics.csv").write_text(header + "\n" + "".join(f"{e},{200 - e}" + (f",{201 - e}" if valid else "") + "\n"
+                                                                for e in (1, 2, 3)))
+    drawn = []
+    save = plot_utils.save_figure
+    monkeypatch.setattr(plot_utils, "save_figure", lambda fig, path: drawn.append(
+        ([t.get_text() for t in fig.axes[0].get_legend().get_texts()], [list(l.get_ydata()) for l in fig.axes[0].lines]))
+        or save(fig, path))
+    png = tmp_path / "curves.png"
+    assert main([str(tmp_path / "runs"), "--curves", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    labels, curves = drawn[0]
+    assert labels == ["a test", "a validation", "b test"]
+    assert curves == [[199.0, 198.0, 197.0], [200.0, 199.0, 198.0], [199.0, 198.0, 197.0]]
+    with pytest.raises(SystemExit):  # never overwritten
+        main([str(tmp_path / "runs"), "--curves", str(png)])

@@ -14,7 +14,8 @@ from keras import ops
 from m2.labels import balanced_labelled_indices
 from m2.losses import gaussian_nll
 from m2.model import M1M2
-from training.family_m2 import active_units, best_by_validation, supervised_baseline_error, z1_sampler
+from training.family_m2 import active_units, supervised_baseline_error, z1_sampler
+from training.loop import best_by_validation
 from training.flags import M1_TRAINING, parse_args, with_flag_defaults
 
 
@@ -25,7 +26,8 @@ def np_(t):
 def test_the_best_epoch_is_picked_by_the_validation_error():
     rows = [{"epoch": e, "valid_error": v, "test_error": t} for e, v, t in [(1, "5.0", "6"), (2, "3.5", "4"),
                                                                            (3, "3.5", "3"), (4, "4.0", "2")]]
-    assert best_by_validation(rows)["epoch"] == 2  # the lowest validation error, not the lowest test error
+    best = best_by_validation(rows, ("error", "error"))
+    assert best == {"best_valid_epoch": 2, "valid_error_at_best": 3.5, "test_error_at_best": 4.0}  # not the lowest test error
 
 
 def test_m1m2_counts_only_m1s_active_units():

@@ -53,7 +53,7 @@ def test_bad_values_exit_2(argv, capsys):
     ["--model", "m2", "--alpha", "-1"], ["--model", "m2", "--m1_run", "."], ["--model", "m1m2", "--m1_run", "/no/such/run"],
     ["--model", "m2", "--m2_hidden", "-1"], ["--model", "cvae", "--m2_hidden", "300"],
     ["--model", "m1m2", "--binarize", "dynamic"], ["--model", "m2", "--quality"],
-    ["--model", "m2", "--n_valid", "-1"], ["--model", "cvae", "--n_valid", "100"],
+    ["--model", "m2", "--n_valid", "-1"], ["--model", "cvae", "--n_train", "100", "--n_valid", "100"],
     ["--model", "m2", "--n_train", "1000", "--n_valid", "950", "--n_labeled", "50"],
 ])
 def test_bad_semisupervised_flags_exit_2(argv, capsys):
@@ -91,7 +91,7 @@ def test_m1_run_must_be_a_finished_vae_of_the_right_size(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, text", [
     (["--model", "m2", "--m1_run", "."], "argument --m1_run: only m1m2 uses M1"),
-    (["--model", "cvae", "--n_valid", "100"], "argument --n_valid: only the semi-supervised models (m2, m1m2) have it"),
+    (["--model", "vae", "--n_train", "500", "--n_valid", "500"], "argument --n_valid: must leave training images"),
     (["--model", "vae", "--m2_hidden", "300"], "argument --m2_hidden: only the semi-supervised models (m2, m1m2) have it"),
     (["--PARR", "--model", "vae"], "argument --PARR: needs a label-conditioned model (vae ignores the label)"),
 ])

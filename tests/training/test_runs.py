@@ -157,7 +157,7 @@ def test_resume_refuses_a_finished_run_and_extra_flags(parallel_pair):
         saved_run_args(argparse.Namespace(resume=str(ref_dir), restore=None), {"resume"}, parser)
     assert stop.value.code == 2
     with pytest.raises(SystemExit):
-        saved_run_args(argparse.Namespace(resume=str(ref_dir), restore=None), {"resume", "num_epochs"}, parser)
+        saved_run_args(argparse.Namespace(resume=str(ref_dir), restore=None, num_epochs=4), {"resume", "num_epochs"}, parser)
 
 
 @pytest.mark.slow
