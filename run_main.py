@@ -6,6 +6,8 @@ from pathlib import Path
 from report.files import create_run_dir, default_run_name, write_json
 from training.flags import MODELS, build_parser, parse_args
 
+NON_FINITE = 3  # exit status: a loss went nan or inf (README, exit statuses)
+
 
 def main(argv=None):
     args = parse_args(argv)
@@ -33,11 +35,15 @@ def main(argv=None):
 
     from data.mnist import MNISTError
     from training.families import train_and_evaluate  # TensorFlow loads only once the flags are known to be good
+    from training.loop import NonFinite
     try:
         metrics = train_and_evaluate(cfg, run_dir)
     except MNISTError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except NonFinite as err:
+        print(f"error: {err}", file=sys.stderr)
+        return NON_FINITE
     except KeyboardInterrupt as stopped:  # training.checkpoint.Stopped after Ctrl-C or SIGTERM; a second Ctrl-C at once
         print(f"\ninterrupted; the last checkpoint is in {run_dir}; continue with: "
               f"python run_main.py --resume {run_dir}", file=sys.stderr)

@@ -44,7 +44,8 @@ def write_atomic(path, text):
 
 
 def write_json(path, obj):
-    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Write obj as strict JSON (never NaN or Infinity, which JSON does not have), atomically."""
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def write_csv(path, rows):
