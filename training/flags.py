@@ -8,6 +8,7 @@ from pathlib import Path
 
 from data import streams
 from data.mnist import N_CLASSES, N_TEST_IMAGES, N_TRAIN_IMAGES
+from training import checkpoint
 
 
 @dataclass(frozen=True)
@@ -263,11 +264,23 @@ def saved_run_args(args, given, parser):
                      + (" (only figure flags may change)" if mode == "restore" else ""))
     if not (run_dir / "config.json").is_file():
         parser.error(f"argument --{mode}: {run_dir} has no config.json, so it is not a run folder")
-    if mode == "resume" and (run_dir / "metrics.json").exists():
+    finished = (run_dir / "metrics.json").exists()
+    damaged = checkpoint.damaged_weights_message(run_dir) if finished or mode == "restore" else None
+    if mode == "resume" and finished and not damaged:  # a finished run resumes only to rebuild damaged weights
         parser.error(f"argument --resume: the run in {run_dir} has finished already (it has metrics.json)")
-    if mode == "restore" and not (run_dir / "model.weights.h5").is_file():
-        parser.error(f"argument --restore: {run_dir} has no model.weights.h5 (an unfinished run: --resume it first)")
-    saved = json.loads((run_dir / "config.json").read_text())
+    if mode == "restore" and not finished:
+        parser.error(f"argument --restore: {run_dir} has no metrics.json (an unfinished run: --resume it first)")
+    if mode == "restore" and damaged:
+        parser.error(f"argument --restore: {damaged}")
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError) as err:
+        parser.error(f"argument --{mode}: {run_dir / 'config.json'} is damaged ({err}); the folder is left as it "
+                     "is: mend the file from a copy, or start a new run")
+    damaged = checkpoint.checkpoint_problem(run_dir) if mode == "resume" else None
+    if damaged:
+        parser.error(f"argument --resume: {run_dir / checkpoint.CHECKPOINT} is damaged ({damaged}); the folder is "
+                     f"left as it is: delete that file to train the run again from epoch 1, or start a new run")
     merged = with_flag_defaults({k: v for k, v in saved.items() if k in FLAGS})
     return argparse.Namespace(**merged | {name: getattr(args, name) for name in given} | {mode: str(run_dir)})
 

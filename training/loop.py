@@ -1,4 +1,5 @@
 """The one engine: the epoch loop with its checkpoints, and the run recipe every model family follows."""
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -62,9 +63,10 @@ def check_finite(run_dir, epoch, terms):
     """Raise NonFinite naming the epoch and the terms that are not finite; the checkpoint on disk stays the last good one."""
     bad = {name: value for name, value in terms.items() if not math.isfinite(value)}
     if bad:
-        kept = f"the checkpoint after epoch {epoch - 1} stays" if epoch > 1 else "no checkpoint was written"
-        raise NonFinite(f"epoch {epoch}: {', '.join(f'{k} is {v}' for k, v in bad.items())}; the run stopped "
-                        f"and {kept} in {run_dir}; start again with a lower --learn_rate")
+        kept = (f"the checkpoint after epoch {epoch - 1} stays in {run_dir}" if epoch > 1
+                else "there was no checkpoint to keep")
+        raise NonFinite(f"epoch {epoch}: {', '.join(f'{k} is {v}' for k, v in bad.items())}; the run stopped and "
+                        f"{kept}; start again with a lower --learn_rate")
 
 
 def make_optimizer(cfg, steps_per_epoch):
@@ -151,6 +153,9 @@ def run(family, cfg, run_dir, on_epoch=None):
     eval_batch = make_evaluate(model)
     position = (checkpoint.load(run_dir, model, training.optimizer)
                 or checkpoint.Position(sums=[0.0] * len(training.terms)))
+    if (run_dir / "metrics.json").exists():  # --resume of a finished run with damaged weights: remake only them
+        checkpoint.save_weights(model, run_dir)
+        return json.loads((run_dir / "metrics.json").read_text())
     # Where the run's time goes, reported in metrics.json: figures must not dominate it (benchmarks/ read these).
     train_time, evaluate_time, figure_time = Stopwatch(), Stopwatch(), Stopwatch()
     if position.epoch == 1 and position.calls_done == 0:
@@ -176,7 +181,7 @@ def run(family, cfg, run_dir, on_epoch=None):
 
     position, wall_seconds = checkpointed_epochs(cfg, run_dir, model, training.optimizer, position, train_one,
                                                  end_epoch, on_epoch, start_time)
-    model.save_weights(run_dir / "model.weights.h5")
+    checkpoint.save_weights(model, run_dir)
     with figure_time:
         figures.final_figures(cfg, model, data, run_dir)
     metrics = {"epochs": cfg["num_epochs"], "n_train": len(data.x_train), "n_test": len(data.x_test),
