@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from report.files import RunLocked, create_run_dir, default_run_name, lock_run_dir, write_json
-from training.checkpoint import CHECKPOINT, Damaged
+from training.checkpoint import CHECKPOINT, Damaged, NonFinite
 from training.flags import MODELS, build_parser, parse_args
 
 NON_FINITE = 3  # exit status: a loss went nan or inf (README, exit statuses)
@@ -40,7 +40,6 @@ def run_command(argv):
         lock = lock_run_dir(run_dir)  # before TensorFlow: a second process is refused at once
     from data.mnist import MNISTError
     from training.families import train_and_evaluate  # TensorFlow loads only once the flags are known to be good
-    from training.loop import NonFinite
     if not args.resume:
         try:
             run_dir = create_run_dir(args.results_path, args.run_name, default_run_name(args))

@@ -1,6 +1,7 @@
 """Checkpoints: where training stands, with the model's and the optimizer's variables, in one atomically written file."""
 import contextlib
 import json
+import math
 import os
 import signal
 import threading
@@ -82,6 +83,20 @@ def load(run_dir, model, optimizer):
         for i, variable in enumerate(optimizer.variables):
             variable.assign(f[f"optimizer_{i}"])
         return Position(**json.loads(str(f["position"])))
+
+
+class NonFinite(ArithmeticError):
+    """A loss term went nan or inf: the run stopped before saving that epoch (like Keras' TerminateOnNaN)."""
+
+
+def check_finite(run_dir, epoch, terms):
+    """Raise NonFinite naming the epoch and the terms that are not finite; the checkpoint on disk stays the last good one."""
+    bad = {name: value for name, value in terms.items() if not math.isfinite(value)}
+    if bad:
+        kept = (f"the checkpoint after epoch {epoch - 1} stays in {run_dir}" if epoch > 1
+                else "there was no checkpoint to keep")
+        raise NonFinite(f"epoch {epoch}: {', '.join(f'{k} is {v}' for k, v in bad.items())}; the run stopped and "
+                        f"{kept}; start again with a lower --learn_rate")
 
 
 class Damaged(Exception):

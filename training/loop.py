@@ -1,6 +1,5 @@
 """The one engine: the epoch loop with its checkpoints, and the run recipe every model family follows."""
 import json
-import math
 import time
 from dataclasses import dataclass
 
@@ -53,20 +52,6 @@ class Training:
     def run_metrics(self, rows):
         """Entries of metrics.json beyond the common ones, given the run's metrics.csv rows."""
         return {}
-
-
-class NonFinite(ArithmeticError):
-    """A loss term went nan or inf: the run stopped before saving that epoch (like Keras' TerminateOnNaN)."""
-
-
-def check_finite(run_dir, epoch, terms):
-    """Raise NonFinite naming the epoch and the terms that are not finite; the checkpoint on disk stays the last good one."""
-    bad = {name: value for name, value in terms.items() if not math.isfinite(value)}
-    if bad:
-        kept = (f"the checkpoint after epoch {epoch - 1} stays in {run_dir}" if epoch > 1
-                else "there was no checkpoint to keep")
-        raise NonFinite(f"epoch {epoch}: {', '.join(f'{k} is {v}' for k, v in bad.items())}; the run stopped and "
-                        f"{kept}; start again with a lower --learn_rate")
 
 
 def make_optimizer(cfg, steps_per_epoch):
@@ -171,8 +156,8 @@ def run(family, cfg, run_dir, on_epoch=None):
         with evaluate_time:
             test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
             extra = training.epoch_extra(data)
-        check_finite(run_dir, position.epoch, {f"train_{t}": float(v) for t, v in train_terms.items()}
-                     | {f"test_{t}": float(v) for t, v in test_terms.items()})  # before any figure or save
+        checkpoint.check_finite(run_dir, position.epoch, {f"train_{t}": float(v) for t, v in train_terms.items()}
+                                 | {f"test_{t}": float(v) for t, v in test_terms.items()})  # before any figure or save
         seconds = time.time() - epoch_start
         print(training.line(label, train_terms, test_terms, extra, seconds), flush=True)
         with figure_time:
