@@ -187,6 +187,9 @@ def help_entry(name):
 
 def validate(args, parser):
     """Reject impossible values with an argparse-style one-line error (exit status 2)."""
+    if not 0 <= args.seed < streams.SEED_LIMIT:
+        parser.error(f"argument --seed: must lie in 0..{streams.SEED_LIMIT - 1} (each random stream of a run is then "
+                     f"apart from every other), got {args.seed}")
     for name, (low, high) in BOUNDS.items():
         value = getattr(args, name)
         if value is not None and not low <= value <= high:  # also refuses nan and inf
@@ -205,9 +208,6 @@ def validate(args, parser):
     if args.PMLR and args.dim_z != 2:
         parser.error(f"argument --PMLR: needs --dim_z 2 (the figure draws a 2-D latent space), got --dim_z {args.dim_z}")
     kind = MODELS[args.model]
-    if not 0 <= args.seed < streams.SEED_LIMIT:
-        parser.error(f"argument --seed: must lie in 0..{streams.SEED_LIMIT - 1} (each random stream of a run is then "
-                     f"apart from every other), got {args.seed}")
     if args.PARR and not kind.conditioned:
         parser.error(f"argument --PARR: needs a label-conditioned model ({args.model} ignores the label), got --model {args.model}")
     if args.interp_n_steps < 2:
