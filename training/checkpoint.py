@@ -1,8 +1,10 @@
-"""Checkpoints: where training stands, with the model's and the optimizer's variables, in one atomically written file."""
+"""Checkpoints and weights, each written atomically and checked whole when read back; the stop on a non-finite loss."""
 import contextlib
+import errno
 import json
 import math
 import os
+import shutil
 import signal
 import threading
 import zipfile
@@ -108,6 +110,9 @@ def save_weights(model, run_dir):
     path = Path(run_dir) / WEIGHTS
     tmp = path.with_name(f".tmp.{WEIGHTS}")  # Keras needs the .weights.h5 ending
     try:
+        # HDF5 can crash the process when the disk fills during a save (a segfault was seen): look first.
+        if shutil.disk_usage(path.parent).free < sum(w.nbytes for w in model.get_weights()) + 2 ** 20:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         model.save_weights(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
