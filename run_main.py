@@ -4,7 +4,8 @@ import signal
 import sys
 from pathlib import Path
 
-from report.files import RunLocked, create_run_dir, default_run_name, lock_run_dir, write_json
+from report.files import (RunLocked, create_run_dir, default_run_name, lock_run_dir, restore_dir_name,
+                          write_json)
 from training.checkpoint import CHECKPOINT, Damaged, NonFinite
 from training.flags import MODELS, build_parser, parse_args
 
@@ -85,7 +86,6 @@ def run_command(argv):
 
 def restore_main(args):
     """--restore: remake a finished run's figures and test metrics in a new folder inside its run folder."""
-    from tools.restore import restore, restore_dir_name
     run_dir = Path(args.restore)
     try:
         out_dir = create_run_dir(run_dir, None, restore_dir_name())
@@ -95,6 +95,7 @@ def restore_main(args):
     cfg = vars(args) | {"run_dir": str(out_dir)}
     try:
         write_json(out_dir / "config.json", cfg)
+        from tools.restore import restore  # TensorFlow loads here
         metrics = restore(cfg, run_dir, out_dir)
     except BaseException:
         shutil.rmtree(out_dir, ignore_errors=True)  # its own folder only: no half-made restore_* is left behind

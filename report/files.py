@@ -14,6 +14,11 @@ def default_run_name(args):
     return f"{args.model}_z{args.dim_z}{noise}_{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def restore_dir_name():
+    """The folder inside a run folder that one --restore writes: never an existing one."""
+    return f"restore_{time.strftime('%Y%m%d-%H%M%S')}"
+
+
 def create_run_dir(results_path, run_name=None, default_name="run"):
     """Create and return a new run folder; never reuses one, so parallel runs cannot collide.
 

@@ -173,3 +173,17 @@ def test_ctrl_c_while_tensorflow_imports_exits_130_in_one_line(cli, tmp_path):
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130 and stderr.strip() == "interrupted before training began; nothing was saved"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_restore_into_a_read_only_run_folder_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    import run_main
+    run = fake_run(tmp_path / "r")
+
+    def read_only(*args):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(run_main, "create_run_dir", read_only)  # chmod does not stop root, who runs these tests
+    with pytest.raises(SystemExit) as exc:
+        run_main.main(["--restore", str(run)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1
+    assert f"cannot make a folder in {run} (Permission denied); copy the run folder" in err[0]

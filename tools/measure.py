@@ -11,7 +11,7 @@ from pathlib import Path
 
 from data.mnist import DATA_DIR, N_TEST_IMAGES, load_mnist
 from evaluation.classifier import CAS_N, ClassifierMissing, default_path, load_classifier
-from training.checkpoint import damaged_weights_message
+from training.checkpoint import Damaged, damaged_weights_message
 from training.flags import FLAGS, MODELS
 
 LL_K = FLAGS["ll_k"][1]
@@ -129,8 +129,11 @@ def main(argv=None):
         print(f"== {run_dir}", flush=True)
         try:
             evaluate_run(run_dir, args.ll_k, args.cas_n, args.classifier, args.export, args.n_test)
-        except ClassifierMissing as err:
+        except (ClassifierMissing, Damaged) as err:
             print(f"error: {err}", file=sys.stderr)
+            return 1
+        except OSError as err:  # a full disk or no permission; write_json named the file
+            print(f"error: cannot write {err.filename or 'a file'}: {err.strerror or err}", file=sys.stderr)
             return 1
     return 0
 
