@@ -65,6 +65,8 @@ def run_command(argv):
                   f"\ninterrupted; the last checkpoint is in {run_dir}; continue with: "
                   f"python run_main.py --resume {run_dir}", file=sys.stderr)
             return 128 + getattr(err, "signum", signal.SIGINT)  # the shell's convention: 130 Ctrl-C, 143 SIGTERM
+        if isinstance(err, OSError) and err.filename is None:  # a figure's writer does not name its file
+            err.filename = f"a file in {run_dir}"
         if isinstance(err, (MNISTError, NonFinite)):
             print(f"error: {err}", file=sys.stderr)
             return 1 if isinstance(err, MNISTError) else NON_FINITE
