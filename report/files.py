@@ -1,4 +1,4 @@
-"""One folder per run, created first and never reused, and its files, each written whole (temporary file, then rename)."""
+"""One folder per run, created first, never reused and locked while a run writes it; its files, each written whole."""
 import csv
 import fcntl
 import io
@@ -72,7 +72,6 @@ def write_csv(path, rows):
     writer.writeheader()
     writer.writerows(rows)
     write_atomic(path, out.getvalue())
-
 
 
 LOCK = ".lock"  # inside each run folder: held by the process writing into it, for its life
