@@ -1,13 +1,33 @@
 """Train a VAE, CVAE, M2 or M1+M2 on MNIST: parse and check the flags, make the run folder, train and evaluate."""
+import shutil
 import signal
 import sys
 from pathlib import Path
 
-from report.files import create_run_dir, default_run_name, write_json
+from report.files import (RunLocked, create_run_dir, default_run_name, lock_run_dir, restore_dir_name,
+                          write_json)
+from training.checkpoint import CHECKPOINT, Damaged, NonFinite, extend
 from training.flags import MODELS, build_parser, parse_args
+
+NON_FINITE = 3  # exit status: a loss went nan or inf (README, exit statuses)
 
 
 def main(argv=None):
+    """Run the command; every failure it expects ends in one line on stderr and its exit status."""
+    try:
+        return run_command(argv)
+    except (RunLocked, Damaged) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a full disk or no permission: the writer named its file and removed its temporary one
+        print(f"error: cannot write {err.filename or 'a file'}: {err.strerror or err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C before training began (TensorFlow importing): nothing to resume
+        print("\ninterrupted before training began; nothing was saved", file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+def run_command(argv):
     args = parse_args(argv)
     if args.quality and MODELS[args.model].conditioned:
         from evaluation.classifier import default_path
@@ -18,10 +38,11 @@ def main(argv=None):
         return restore_main(args)
     if args.resume:
         run_dir = Path(args.resume)  # its config.json stays as written when the run began, but for an extension
-        cfg = vars(args) | {"run_dir": str(run_dir)}
-        from training.checkpoint import extend
-        extend(run_dir, args.num_epochs)
-    else:
+        lock = lock_run_dir(run_dir)  # before TensorFlow: a second process is refused at once
+        extend(run_dir, args.num_epochs)  # --num_epochs past the run's own: config.json takes it
+    from data.mnist import MNISTError
+    from training.families import train_and_evaluate  # TensorFlow loads only once the flags are known to be good
+    if not args.resume:
         try:
             run_dir = create_run_dir(args.results_path, args.run_name, default_run_name(args))
         except FileExistsError:
@@ -29,21 +50,30 @@ def main(argv=None):
                                  "choose another name (runs never overwrite each other)")
         except OSError as err:
             build_parser().error(f"argument --results_path: cannot create a run folder in {args.results_path!r} ({err.strerror})")
-        cfg = vars(args) | {"run_dir": str(run_dir)}
-        write_json(run_dir / "config.json", cfg)
-    print(f"run folder: {run_dir}", flush=True)
-
-    from data.mnist import MNISTError
-    from training.families import train_and_evaluate  # TensorFlow loads only once the flags are known to be good
+        lock = lock_run_dir(run_dir)
+    cfg = vars(args) | {"run_dir": str(run_dir)}
     try:
+        if not args.resume:
+            write_json(run_dir / "config.json", cfg)
+        print(f"run folder: {run_dir}", flush=True)
         metrics = train_and_evaluate(cfg, run_dir)
-    except MNISTError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as stopped:  # training.checkpoint.Stopped after Ctrl-C or SIGTERM; a second Ctrl-C at once
-        print(f"\ninterrupted; the last checkpoint is in {run_dir}; continue with: "
-              f"python run_main.py --resume {run_dir}", file=sys.stderr)
-        return 128 + getattr(stopped, "signum", signal.SIGINT)  # the shell's convention: 130 Ctrl-C, 143 SIGTERM
+    except BaseException as err:
+        made_nothing = not args.resume and not any(run_dir.rglob(CHECKPOINT))
+        if made_nothing:  # failed before its first checkpoint: the folder it made holds nothing to keep
+            shutil.rmtree(run_dir, ignore_errors=True)
+        if isinstance(err, KeyboardInterrupt):  # Stopped after Ctrl-C or SIGTERM saved a checkpoint; a second Ctrl-C at once
+            print(f"\ninterrupted before the first checkpoint; {run_dir} is removed" if made_nothing else
+                  f"\ninterrupted; the last checkpoint is in {run_dir}; continue with: "
+                  f"python run_main.py --resume {run_dir}", file=sys.stderr)
+            return 128 + getattr(err, "signum", signal.SIGINT)  # the shell's convention: 130 Ctrl-C, 143 SIGTERM
+        if isinstance(err, OSError) and err.filename is None:  # a figure's writer does not name its file
+            err.filename = f"a file in {run_dir}"
+        if isinstance(err, (MNISTError, NonFinite)):
+            print(f"error: {err}", file=sys.stderr)
+            return 1 if isinstance(err, MNISTError) else NON_FINITE
+        raise
+    finally:
+        lock.close()
     if "test_error" in metrics:
         print(f"test classification error {metrics['test_error']:.2f}%")
     if "valid_neg_elbo_at_best" in metrics:
@@ -62,12 +92,20 @@ def main(argv=None):
 
 def restore_main(args):
     """--restore: remake a finished run's figures and test metrics in a new folder inside its run folder."""
-    from tools.restore import restore, restore_dir_name
     run_dir = Path(args.restore)
-    out_dir = create_run_dir(run_dir, None, restore_dir_name())
+    try:
+        out_dir = create_run_dir(run_dir, None, restore_dir_name())
+    except OSError as err:
+        build_parser().error(f"argument --restore: cannot make a folder in {run_dir} ({err.strerror}); "
+                             "copy the run folder somewhere writable and restore the copy")
     cfg = vars(args) | {"run_dir": str(out_dir)}
-    write_json(out_dir / "config.json", cfg)
-    metrics = restore(cfg, run_dir, out_dir)
+    try:
+        write_json(out_dir / "config.json", cfg)
+        from tools.restore import restore  # TensorFlow loads here
+        metrics = restore(cfg, run_dir, out_dir)
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)  # its own folder only: no half-made restore_* is left behind
+        raise
     if "test_error" in metrics:
         print(f"test classification error {metrics['test_error']:.2f}% (restored)")
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats (restored, no training); results in {out_dir}")

@@ -35,6 +35,14 @@ class MNISTError(Exception):
     """A missing, damaged or altered MNIST file; the message says which and what to do."""
 
 
+def restore_hint(path):
+    """How to get a good copy of path back: git for the repository's own data/, a copy from it anywhere else."""
+    path = Path(path).resolve()
+    if path.is_relative_to(DATA_DIR):
+        return f"restore it with 'git checkout -- data/{path.relative_to(DATA_DIR)}'"
+    return f"copy {path.name} from this repository's data/ folder ({DATA_DIR})"
+
+
 def _read_verified(path, name):
     """Return the uncompressed bytes of `path` if their SHA-256 is the canonical one."""
     try:
@@ -44,21 +52,19 @@ def _read_verified(path, name):
         else:
             raw = path.read_bytes()
     except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise MNISTError(f"{path} is unreadable or truncated ({err}); delete it and restore it with "
-                         f"'git checkout -- {path.name}' or let the loader download it again") from None
+        raise MNISTError(f"{path} is unreadable or truncated ({err}); {restore_hint(path)}, "
+                         "or delete it to download it again") from None
     if hashlib.sha256(raw).hexdigest() != SHA256[name]:
         raise MNISTError(f"{path} does not match the canonical MNIST checksum (altered or truncated); "
-                         f"restore it with 'git checkout -- data/' or delete it to download it again")
+                         f"{restore_hint(path)}, or delete it to download it again")
     return raw
 
 
 def _download(name, data_dir):
     """Fetch name.gz from the public mirrors, verify it, and only then move it into place."""
     errors = []
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise MNISTError(f"{data_dir / name}.gz is missing and {data_dir} cannot be created ({err.strerror})") from None
+    if not data_dir.is_dir():  # a mistyped folder is never created
+        raise MNISTError(f"{data_dir / name}.gz is missing: {data_dir} is not a folder; fix the path or make it")
     for mirror in MIRRORS:
         fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=f".{name}.", suffix=".part.gz")
         os.close(fd)
@@ -74,7 +80,7 @@ def _download(name, data_dir):
         finally:
             tmp.unlink(missing_ok=True)
     raise MNISTError(f"{data_dir / name}.gz is missing and could not be downloaded ({errors[-1]}); "
-                     f"restore it with 'git checkout -- data/' or copy the four MNIST IDX files into {data_dir}")
+                     f"{restore_hint(data_dir / (name + '.gz'))}")
 
 
 def read_idx_bytes(name, data_dir=DATA_DIR, download=True):
@@ -84,7 +90,7 @@ def read_idx_bytes(name, data_dir=DATA_DIR, download=True):
         if path.exists():
             return _read_verified(path, name)
     if not download:
-        raise MNISTError(f"{data_dir / name}.gz is missing; restore it with 'git checkout -- data/'")
+        raise MNISTError(f"{data_dir / name}.gz is missing; {restore_hint(data_dir / (name + '.gz'))}")
     return _download(name, data_dir)
 
 

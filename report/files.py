@@ -1,5 +1,6 @@
-"""One folder per run, created first and never reused, and its files, each written whole (temporary file, then rename)."""
+"""One folder per run, created first, never reused and locked while a run writes it; its files, each written whole."""
 import csv
+import fcntl
 import io
 import json
 import os
@@ -11,6 +12,11 @@ def default_run_name(args):
     """A readable, sortable name: model, latent size, denoiser flag and a timestamp."""
     noise = "_noise" if args.add_noise else ""
     return f"{args.model}_z{args.dim_z}{noise}_{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def restore_dir_name():
+    """The folder inside a run folder that one --restore writes: never an existing one."""
+    return f"restore_{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def create_run_dir(results_path, run_name=None, default_name="run"):
@@ -36,15 +42,27 @@ def create_run_dir(results_path, run_name=None, default_name="run"):
 
 
 def write_atomic(path, text):
-    """Write text to a temporary file beside path, then rename: readers never see a half-written file."""
+    """Write text to a temporary file beside path, fsync, then rename: readers never see a half-written file.
+
+    A failed write (a full disk, no permission) removes the temporary file and raises OSError naming path.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_json(path, obj):
-    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Write obj as strict JSON (never NaN or Infinity, which JSON does not have), atomically."""
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def write_csv(path, rows):
@@ -55,3 +73,29 @@ def write_csv(path, rows):
     writer.writerows(rows)
     write_atomic(path, out.getvalue())
 
+
+LOCK = ".lock"  # inside each run folder: held by the process writing into it, for its life
+
+
+class RunLocked(Exception):
+    """Another live process holds the run folder's lock; the message names its PID."""
+
+
+def lock_run_dir(run_dir):
+    """Take run_dir's lock for this process's life (the kernel drops it when the process ends); the open lock file.
+
+    RunLocked names the process holding it; OSError if the lock file cannot be made (a read-only folder).
+    """
+    f = open(Path(run_dir) / LOCK, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "unknown"
+        f.close()
+        raise RunLocked(f"{run_dir} is in use by process {holder} (a run still training or resuming there); "
+                        "wait for it to end or stop it first") from None
+    f.truncate(0)
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from data.mnist import DATA_DIR, N_TEST_IMAGES, load_mnist
 from evaluation.classifier import CAS_N, ClassifierMissing, default_path, load_classifier
+from training.checkpoint import Damaged, damaged_weights_message
 from training.flags import FLAGS, MODELS
 
 LL_K = FLAGS["ll_k"][1]
@@ -43,6 +44,8 @@ def check(args, parser):
         missing = [f for f in ("config.json", "model.weights.h5", "metrics.json") if not (run_dir / f).exists()]
         if missing:
             error(f"{run_dir} is not a finished run folder (no {', '.join(missing)})")
+        if damaged_weights_message(run_dir):
+            error(damaged_weights_message(run_dir))
     if args.export and (len(args.run_dirs) > 1 or not args.export.endswith(".npz") or Path(args.export).exists()):
         error(f"--export needs one run folder and a new .npz file, got {args.export!r}")
     if args.export and (args.cas_n == 0 or not MODELS[json.loads((Path(args.run_dirs[0]) / "config.json").read_text())["model"]].conditioned):
@@ -126,8 +129,11 @@ def main(argv=None):
         print(f"== {run_dir}", flush=True)
         try:
             evaluate_run(run_dir, args.ll_k, args.cas_n, args.classifier, args.export, args.n_test)
-        except ClassifierMissing as err:
+        except (ClassifierMissing, Damaged) as err:
             print(f"error: {err}", file=sys.stderr)
+            return 1
+        except OSError as err:  # a full disk or no permission; write_json named the file
+            print(f"error: cannot write {err.filename or 'a file'}: {err.strerror or err}", file=sys.stderr)
             return 1
     return 0
 

@@ -1,6 +1,5 @@
 """--restore: a finished run's trained model, its figures and test metrics remade without training."""
 import shutil
-import time
 
 from data.prepare import load_run_data
 from evaluation.metrics import evaluate, make_evaluate, make_test_error
@@ -28,7 +27,3 @@ def restore(cfg, run_dir, out_dir):
     write_index(cfg, out_dir)
     return metrics
 
-
-def restore_dir_name():
-    """The folder inside the run folder that one --restore writes: never an existing one."""
-    return f"restore_{time.strftime('%Y%m%d-%H%M%S')}"

@@ -1,9 +1,13 @@
-"""Checkpoints: where training stands, with the model's and the optimizer's variables, in one atomically written file."""
+"""Checkpoints and weights, each written atomically and checked whole when read back; the stop on a non-finite loss."""
 import contextlib
+import errno
 import json
+import math
 import os
+import shutil
 import signal
 import threading
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -12,6 +16,7 @@ import numpy as np
 from report.files import write_json
 
 CHECKPOINT = "checkpoint.npz"
+WEIGHTS = "model.weights.h5"
 
 
 @dataclass
@@ -42,11 +47,31 @@ def save(run_dir, model, optimizer, position):
     tmp = path.with_name(f".{CHECKPOINT}.tmp")
     arrays = {f"model_{i}": w for i, w in enumerate(model.get_weights())}
     arrays |= {f"optimizer_{i}": v.numpy() for i, v in enumerate(optimizer.variables)}
-    with open(tmp, "wb") as f:
-        np.savez(f, position=np.array(json.dumps(asdict(position))), **arrays)
-        f.flush()
-        os.fsync(f.fileno())  # the rename must not land before the data does
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, position=np.array(json.dumps(asdict(position))), **arrays)
+            f.flush()
+            os.fsync(f.fileno())  # the rename must not land before the data does
+        os.replace(tmp, path)
+    except OSError as err:  # a full disk or no permission: named, and no temporary file left
+        raise OSError(err.errno, err.strerror, str(path)) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def checkpoint_problem(run_dir):
+    """Why run_dir's checkpoint cannot be read whole (cut off, bit-flipped, not one), or None if it can or is absent."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as f:  # reading every array checks each one's CRC-32
+            for name in f.files:
+                f[name]
+            Position(**json.loads(str(f["position"])))
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
+        return str(err).splitlines()[0] if str(err) else type(err).__name__
+    return None
 
 
 def load(run_dir, model, optimizer):
@@ -75,6 +100,74 @@ def extend(run_dir, num_epochs):
         os.replace(finished, finished.with_name(f"metrics_{cfg['num_epochs']}_epochs.json"))
     cfg["extended_from"] = cfg.get("extended_from", []) + [cfg["num_epochs"]]
     write_json(Path(run_dir) / "config.json", cfg | {"num_epochs": num_epochs})
+
+
+class NonFinite(ArithmeticError):
+    """A loss term went nan or inf: the run stopped before saving that epoch (like Keras' TerminateOnNaN)."""
+
+
+def check_finite(run_dir, epoch, terms):
+    """Raise NonFinite naming the epoch and the terms that are not finite; the checkpoint on disk stays the last good one."""
+    bad = {name: value for name, value in terms.items() if not math.isfinite(value)}
+    if bad:
+        kept = (f"the checkpoint after epoch {epoch - 1} stays in {run_dir}" if epoch > 1
+                else "there was no checkpoint to keep")
+        raise NonFinite(f"epoch {epoch}: {', '.join(f'{k} is {v}' for k, v in bad.items())}; the run stopped and "
+                        f"{kept}; start again with a lower --learn_rate")
+
+
+class Damaged(Exception):
+    """A run's file that cannot be read back whole; the message names it and says what to do."""
+
+
+def save_weights(model, run_dir):
+    """Write the model's weights as checkpoints are written (temporary file, fsync, rename): whole or absent."""
+    path = Path(run_dir) / WEIGHTS
+    tmp = path.with_name(f".tmp.{WEIGHTS}")  # Keras needs the .weights.h5 ending
+    try:
+        # HDF5 can crash the process when the disk fills during a save (a segfault was seen): look first.
+        if shutil.disk_usage(path.parent).free < sum(w.nbytes for w in model.get_weights()) + 2 ** 20:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        model.save_weights(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def weights_problem(run_dir):
+    """Why run_dir's model.weights.h5 cannot be read whole (missing, cut off, not HDF5), or None if it can."""
+    import h5py
+    path = Path(run_dir) / WEIGHTS
+    if not path.is_file():
+        return "it is missing"
+    try:
+        with h5py.File(path, "r") as f:  # reading every array finds a cut-off file
+            f.visititems(lambda name, item: item[()] if isinstance(item, h5py.Dataset) else None)
+    except (OSError, KeyError, ValueError, RuntimeError) as err:
+        return str(err).splitlines()[0] if str(err) else type(err).__name__
+    return None
+
+
+def damaged_weights_message(run_dir):
+    """One line: run_dir's weights are damaged, why, and how --resume rebuilds them from the checkpoint."""
+    problem = weights_problem(run_dir)
+    if problem is None:
+        return None
+    fix = (f"'python run_main.py --resume {run_dir}' rebuilds it from {CHECKPOINT}"
+           if (Path(run_dir) / CHECKPOINT).is_file() else f"there is no {CHECKPOINT} to rebuild it from")
+    return f"{Path(run_dir) / WEIGHTS} is damaged or missing ({problem}); {fix}"
+
+
+def load_weights(model, run_dir):
+    """Load run_dir's model.weights.h5 into model; Damaged (one line, what to do) if it cannot be read whole."""
+    message = damaged_weights_message(run_dir)
+    if message:
+        raise Damaged(message)
+    model.load_weights(Path(run_dir) / WEIGHTS)
 
 
 class Stopped(KeyboardInterrupt):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from cvae.model import CVAE
 from m2.model import M1M2, M2
-from training import loop
+from training import checkpoint, loop
 from training.family_m2 import M1M2Training, M2Training
 from training.family_vae import VAETraining
 from training.flags import with_flag_defaults
@@ -27,5 +27,5 @@ def load_trained_model(run_dir):
     """The config and the trained model of a finished run folder (config.json and model.weights.h5)."""
     cfg = with_flag_defaults(json.loads((Path(run_dir) / "config.json").read_text()))
     model = FAMILIES[cfg["model"]].build_model(cfg)
-    model.load_weights(Path(run_dir) / "model.weights.h5")
+    checkpoint.load_weights(model, run_dir)  # checked whole first: Damaged says how to rebuild it
     return cfg, model

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from data import streams
 from data.mnist import N_CLASSES, N_TEST_IMAGES, N_TRAIN_IMAGES
+from training import checkpoint
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,20 @@ GROUPS = {
 # Flags whose default depends on --model (FLAGS holds None for them); other models leave them None.
 PER_MODEL_DEFAULTS = {"alpha": {"m2": 1000.0, "m1m2": 0.1}}
 
+# Every int and float flag's range (low, high), both included; a flag added to FLAGS gets its row here too.
+# The figure bounds keep a PNG below about 20 megapixels; sizes stay within what MNIST and a CPU can hold.
+BOUNDS = {
+    "dim_z": (1, 1000), "n_hidden": (1, 10_000), "learn_rate": (1e-10, 1e30), "lr_decay": (1e-10, 1.0),
+    "num_epochs": (1, 100_000), "batch_size": (1, N_TRAIN_IMAGES), "noise_prob": (0.0, 1.0), "ll_k": (1, 100_000),
+    "iw_k": (1, 1000), "n_train": (1, N_TRAIN_IMAGES), "seed": (0, streams.SEED_LIMIT - 1),
+    "n_labeled": (1, N_TRAIN_IMAGES), "alpha": (1e-10, 1e6), "n_valid": (0, N_TRAIN_IMAGES), "m2_hidden": (0, 10_000),
+    "m1_dim_z": (1, 1000), "m1_epochs": (1, 100_000),
+    "PRR_n_img_x": (1, 50), "PRR_n_img_y": (1, 50), "PRR_resize_factor": (0.1, 5.0), "PRR_every": (0, 100_000),
+    "PMLR_n_img_x": (1, 50), "PMLR_n_img_y": (1, 50), "PMLR_resize_factor": (0.1, 5.0), "PMLR_z_range": (1e-3, 100.0),
+    "PMLR_n_samples": (1, N_TEST_IMAGES), "PARR_resize_factor": (0.1, 5.0), "PARR_z_range": (1e-3, 100.0),
+    "interp_n_steps": (2, 100),
+}
+
 FIGURE_PREFIXES = ("PRR", "PMLR", "PARR", "interp")  # flags --restore may change: they only affect figures
 POSITIVE = ("dim_z", "n_hidden", "learn_rate", "num_epochs", "batch_size", "ll_k", "iw_k", "n_train", "PRR_n_img_x", "PRR_n_img_y",
             "PRR_resize_factor", "PMLR_n_img_x", "PMLR_n_img_y", "PMLR_resize_factor", "PMLR_z_range",
@@ -172,6 +187,13 @@ def help_entry(name):
 
 def validate(args, parser):
     """Reject impossible values with an argparse-style one-line error (exit status 2)."""
+    if not 0 <= args.seed < streams.SEED_LIMIT:
+        parser.error(f"argument --seed: must lie in 0..{streams.SEED_LIMIT - 1} (each random stream of a run is then "
+                     f"apart from every other), got {args.seed}")
+    for name, (low, high) in BOUNDS.items():
+        value = getattr(args, name)
+        if value is not None and not low <= value <= high:  # also refuses nan and inf
+            parser.error(f"argument --{name}: must lie in [{low:g}, {high:g}], got {value}")
     for name in POSITIVE:
         if getattr(args, name) is not None and getattr(args, name) <= 0:
             parser.error(f"argument --{name}: must be positive, got {getattr(args, name)}")
@@ -186,9 +208,6 @@ def validate(args, parser):
     if args.PMLR and args.dim_z != 2:
         parser.error(f"argument --PMLR: needs --dim_z 2 (the figure draws a 2-D latent space), got --dim_z {args.dim_z}")
     kind = MODELS[args.model]
-    if not 0 <= args.seed < streams.SEED_LIMIT:
-        parser.error(f"argument --seed: must lie in 0..{streams.SEED_LIMIT - 1} (each random stream of a run is then "
-                     f"apart from every other), got {args.seed}")
     if args.PARR and not kind.conditioned:
         parser.error(f"argument --PARR: needs a label-conditioned model ({args.model} ignores the label), got --model {args.model}")
     if args.interp_n_steps < 2:
@@ -211,8 +230,25 @@ def validate(args, parser):
                 parser.error(f"argument --{name}: not supported with --model {args.model}")
     if args.iw_k > 1 and args.distribute != "none":
         parser.error("argument --iw_k: not supported with --distribute mirrored (its train step optimises the ELBO)")
+    n_fit = args.n_train - args.n_valid - (args.n_labeled if kind.semi_supervised else 0)
+    if args.batch_size > n_fit:
+        parser.error(f"argument --batch_size: must not exceed the {n_fit} training images a batch is drawn from "
+                     f"(--n_train - --n_valid{' - --n_labeled' if kind.semi_supervised else ''}), got {args.batch_size}")
+    validate_paths(args, parser)
     if args.run_name is not None and (args.run_name in ("", ".", "..") or os.sep in args.run_name):
         parser.error(f"argument --run_name: must be a plain folder name, got {args.run_name!r}")
+
+
+def validate_paths(args, parser):
+    """The folders a new run reads and writes, checked before any is made: nothing is created by mistake."""
+    if args.resume or args.restore:
+        return
+    if args.results_path == "":
+        parser.error("argument --results_path: must not be empty (runs would land in the current folder)")
+    if Path(args.results_path).exists() and not Path(args.results_path).is_dir():
+        parser.error(f"argument --results_path: {args.results_path} is a file, not a folder")
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        parser.error(f"argument --data_dir: {args.data_dir} is not a folder (make it, or fix the path)")
 
 
 def saved_run_args(args, given, parser):
@@ -229,20 +265,34 @@ def saved_run_args(args, given, parser):
                      + (" (only figure flags may change)" if mode == "restore" else ""))
     if not (run_dir / "config.json").is_file():
         parser.error(f"argument --{mode}: {run_dir} has no config.json, so it is not a run folder")
-    saved = json.loads((run_dir / "config.json").read_text())
+    finished = (run_dir / "metrics.json").exists()
+    damaged = checkpoint.damaged_weights_message(run_dir) if finished or mode == "restore" else None
+    if mode == "restore" and not finished:
+        parser.error(f"argument --restore: {run_dir} has no metrics.json (an unfinished run: --resume it first)")
+    if mode == "restore" and damaged:
+        parser.error(f"argument --restore: {damaged}")
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError) as err:
+        parser.error(f"argument --{mode}: {run_dir / 'config.json'} is damaged ({err}); the folder is left as it "
+                     "is: mend the file from a copy, or start a new run")
     if mode == "resume":
-        check_extension(run_dir, with_flag_defaults(saved), args.num_epochs if "num_epochs" in given else None, parser)
-    if mode == "restore" and not (run_dir / "model.weights.h5").is_file():
-        parser.error(f"argument --restore: {run_dir} has no model.weights.h5 (an unfinished run: --resume it first)")
+        problem = checkpoint.checkpoint_problem(run_dir)
+        if problem:
+            parser.error(f"argument --resume: {run_dir / checkpoint.CHECKPOINT} is damaged ({problem}); the folder is "
+                         f"left as it is: delete that file to train the run again from epoch 1, or start a new run")
+        # a finished run resumes only to extend it or to rebuild damaged weights
+        check_extension(run_dir, with_flag_defaults(saved), args.num_epochs if "num_epochs" in given else None,
+                        finished and not damaged, parser)
     merged = with_flag_defaults({k: v for k, v in saved.items() if k in FLAGS})
     return argparse.Namespace(**merged | {name: getattr(args, name) for name in given} | {mode: str(run_dir)})
 
 
-def check_extension(run_dir, saved, num_epochs, parser):
+def check_extension(run_dir, saved, num_epochs, finished, parser):
     """--resume [--num_epochs N]: a finished run only continues to a larger N, and only at a constant learning rate."""
     planned = saved["num_epochs"]
     if num_epochs is None or num_epochs == planned:
-        if (run_dir / "metrics.json").exists():
+        if finished:
             parser.error(f"argument --resume: the run in {run_dir} has finished already (it has metrics.json); "
                          f"extend it with --num_epochs above {planned}")
     elif num_epochs < planned:

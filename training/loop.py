@@ -1,4 +1,5 @@
 """The one engine: the epoch loop with its checkpoints, and the run recipe every model family follows."""
+import json
 import time
 from dataclasses import dataclass
 
@@ -145,6 +146,9 @@ def run(family, cfg, run_dir, on_epoch=None):
     eval_batch = make_evaluate(model)
     position = (checkpoint.load(run_dir, model, training.optimizer)
                 or checkpoint.Position(sums=[0.0] * len(training.terms)))
+    if (run_dir / "metrics.json").exists():  # --resume of a finished run with damaged weights: remake only them
+        checkpoint.save_weights(model, run_dir)
+        return json.loads((run_dir / "metrics.json").read_text())
     # Where the run's time goes, reported in metrics.json: figures must not dominate it (benchmarks/ read these).
     train_time, evaluate_time, figure_time = Stopwatch(), Stopwatch(), Stopwatch()
     if position.epoch == 1 and position.calls_done == 0:
@@ -161,6 +165,8 @@ def run(family, cfg, run_dir, on_epoch=None):
             test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
             valid_terms = evaluate(eval_batch, *data.valid) if data.valid else {}
             extra = training.epoch_extra(data)
+        checkpoint.check_finite(run_dir, position.epoch, {f"train_{t}": float(v) for t, v in train_terms.items()}
+                                 | {f"test_{t}": float(v) for t, v in test_terms.items()})  # before any figure or save
         seconds = time.time() - epoch_start
         print(training.line(label, train_terms, test_terms, valid_terms, extra, seconds), flush=True)
         with figure_time:
@@ -169,7 +175,7 @@ def run(family, cfg, run_dir, on_epoch=None):
 
     position, wall_seconds = checkpointed_epochs(cfg, run_dir, model, training.optimizer, position, train_one,
                                                  end_epoch, on_epoch, start_time)
-    model.save_weights(run_dir / "model.weights.h5")
+    checkpoint.save_weights(model, run_dir)
     with figure_time:
         figures.final_figures(cfg, model, data, run_dir)
     valid = {"n_valid": len(data.valid[0]), **best_by_validation(position.rows, training.chosen_by)} if data.valid else {}

@@ -135,3 +135,45 @@ def test_docs_flags_md_is_the_flag_table(root, cli):
         assert f"| `--{name}` | `{shown_default(name)}` |" in docs, name
     assert docs.count("\n## ") == len(GROUPS)
     assert "docs/flags.md" in (root / "README.md").read_text()  # the README sends its readers there
+
+
+def test_every_int_and_float_flag_has_bounds_that_hold_its_default():
+    from training.flags import BOUNDS, PER_MODEL_DEFAULTS
+    numeric = {name for name, (kind, _, _) in FLAGS.items() if kind in (int, float)}
+    assert set(BOUNDS) == numeric  # a numeric flag added to FLAGS needs its (low, high) in BOUNDS
+    for name in numeric:
+        low, high = BOUNDS[name]
+        defaults = list(PER_MODEL_DEFAULTS.get(name, {}).values()) or [FLAGS[name][1]]
+        assert all(low <= value <= high for value in defaults), name
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "out of range"])
+def test_every_numeric_flag_refuses_nan_inf_and_values_out_of_range(value, capsys):
+    from training.flags import BOUNDS
+    for name, (low, high) in BOUNDS.items():
+        text = str(high * 2 + 1) if value == "out of range" else value
+        if FLAGS[name][0] is int and value != "out of range":
+            continue  # argparse's int() refuses nan and inf itself
+        with pytest.raises(SystemExit) as exc:
+            parse_args([f"--{name}", text])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exc.value.code == 2 and len(err) == 1 and f"--{name}" in err[0], (name, err)
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["--batch_size", "600", "--n_train", "500"], "--batch_size: must not exceed the 500 training images"),
+    (["--model", "m2", "--n_train", "1000", "--n_valid", "500", "--n_labeled", "100", "--batch_size", "450"],
+     "--batch_size: must not exceed the 400 training images"),
+    (["--results_path", ""], "--results_path: must not be empty"),
+    (["--results_path", "README.md"], "README.md is a file, not a folder"),
+    (["--data_dir", "no/such/folder"], "--data_dir: no/such/folder is not a folder"),
+    (["--seed", "-1"], "--seed: must lie in 0..9999"),
+    (["--interp_n_steps", "100000"], "--interp_n_steps: must lie in [2, 100]"),
+])
+def test_cross_checks_and_paths_give_one_line(argv, text, capsys, monkeypatch, root):
+    monkeypatch.chdir(root)
+    with pytest.raises(SystemExit) as exc:
+        parse_args(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1 and text in err[0]
+    assert not (root / "no").exists()  # a mistyped --data_dir is not created

@@ -2,6 +2,7 @@
 import csv
 import json
 
+import h5py
 import pytest
 
 from training.flags import parse_args
@@ -56,6 +57,8 @@ def test_an_extension_that_would_change_the_run_is_refused_in_one_line(tmp_path,
     cfg = vars(parse_args(["--num_epochs", "2"])) | saved
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     (tmp_path / "metrics.json").write_text("{}")
+    with h5py.File(tmp_path / "model.weights.h5", "w") as f:  # whole weights: a finished run, not one to rebuild
+        f.create_dataset("w", data=[1.0])
     with pytest.raises(SystemExit) as exc:
         parse_args(["--resume", str(tmp_path), *argv])
     err = capsys.readouterr().err
@@ -63,7 +66,7 @@ def test_an_extension_that_would_change_the_run_is_refused_in_one_line(tmp_path,
 
 
 def test_n_valid_must_leave_training_images(capsys):
-    assert parse_args(["--model", "vae", "--n_train", "500", "--n_valid", "499"]).n_valid == 499
+    assert parse_args(["--model", "vae", "--n_train", "500", "--n_valid", "499", "--batch_size", "1"]).n_valid == 499
     with pytest.raises(SystemExit):
         parse_args(["--model", "cvae", "--n_train", "500", "--n_valid", "500"])
     assert "--n_valid" in capsys.readouterr().err
