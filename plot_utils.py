@@ -101,6 +101,28 @@ def grid_extent(z_range, n_img_x, n_img_y):
     return (-z_range - half_x, z_range + half_x, -z_range - half_y, z_range + half_y)
 
 
+def scatter_by_label(ax, points, labels, size=3):
+    """points [N, 2] scattered with one colour per label, and the legend to the right of the axes."""
+    for label in range(len(LABEL_COLOURS)):
+        mine = labels == label
+        ax.scatter(points[mine, 0], points[mine, 1], s=size, color=LABEL_COLOURS[label], label=str(label),
+                   edgecolors="none")
+    ax.legend(title="label", fontsize=7, title_fontsize=7, markerscale=3, loc="upper left",
+              bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2, handletextpad=0.1, frameon=False)
+
+
+def latent_map_figure(points, labels, axis_names, title):
+    """One scatter of 2-D latent points coloured by label, with a legend; returns the figure."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.0))
+    scatter_by_label(ax, points, labels, size=4)
+    ax.set_xlabel(axis_names[0], fontsize=8)
+    ax.set_ylabel(axis_names[1], fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.subplots_adjust(left=0.12, right=0.84, bottom=0.11, top=0.87)
+    return fig
+
+
 def manifold_figure(grids, grid_titles, z_mean, labels, z_range, n_img_x, n_img_y, title):
     """Decoder grids beside the latent map, all on the same z1 (right) / z2 (up) axes; returns the figure.
 
@@ -115,14 +137,9 @@ def manifold_figure(grids, grid_titles, z_mean, labels, z_range, n_img_x, n_img_
     flat = axes.ravel()
     map_ax = flat[0]
     inside = np.all(np.abs(z_mean) <= np.array(extent[1::2]), axis=1)
-    for label in range(len(LABEL_COLOURS)):
-        mine = labels == label
-        map_ax.scatter(z_mean[mine, 0], z_mean[mine, 1], s=3, color=LABEL_COLOURS[label], label=str(label),
-                       edgecolors="none")
+    scatter_by_label(map_ax, z_mean, labels)
     map_ax.set_title(f"latent map: {len(z_mean)} test images\n({(~inside).sum()} outside the plotted range)",
                      fontsize=9)
-    map_ax.legend(title="label", fontsize=7, title_fontsize=7, markerscale=3, loc="upper left",
-                  bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2, handletextpad=0.1, frameon=False)
     for ax, grid, grid_title in zip(flat[1:], grids, grid_titles):
         ax.imshow(np.asarray(grid), cmap="gray", vmin=0, vmax=255, extent=extent, interpolation="nearest")
         ax.set_title(grid_title, fontsize=9)

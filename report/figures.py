@@ -17,6 +17,9 @@ from data.prepare import one_hot
 from report.page import run_title, write_index
 
 PARR_ROWS = 10  # random z of PARR (a), one per row
+SAMPLES_SIDE = 10  # samples_epoch_EE.png: 10 x 10 prior samples (a conditioned model: row k has label k)
+LATENT_MAP_N = 500  # test images in latent_map_epoch_EE.png: their t-SNE takes a few seconds on 2 shared cores
+TSNE_ITERATIONS = 500
 GIF_SCALE = 2  # the interpolation GIF shows each image at twice its size
 
 
@@ -60,9 +63,18 @@ def one_per_label(y_test):
 
 
 def random_z(cfg, n):
-    """n latent vectors uniform on [-PARR_z_range, PARR_z_range]^dim_z, drawn from the run's seed."""
+    """PARR's n random latent vectors, drawn from the run's seed: at dim_z 2 uniform on [-PARR_z_range,
+    PARR_z_range]^2 as in the original; above, from the prior N(0, I), where the decoder was trained."""
     rng = np.random.default_rng(streams.figure_z(cfg["seed"]))
-    return rng.uniform(-cfg["PARR_z_range"], cfg["PARR_z_range"], (n, cfg["dim_z"])).astype(np.float32)
+    if cfg["dim_z"] == 2:
+        return rng.uniform(-cfg["PARR_z_range"], cfg["PARR_z_range"], (n, 2)).astype(np.float32)
+    return rng.standard_normal((n, cfg["dim_z"])).astype(np.float32)
+
+
+def prior_z(cfg, n, stream="samples"):
+    """n fixed draws from the prior N(0, I) of the figure stream named, from the run's seed."""
+    return np.random.default_rng(streams.figure_stream(cfg["seed"], stream)).standard_normal(
+        (n, cfg["dim_z"])).astype(np.float32)
 
 
 # ---- when ----
@@ -88,10 +100,13 @@ def start_figures(cfg, data, run_dir):
 
 
 def epoch_figures(cfg, model, data, run_dir, epoch):
-    """Figures after an epoch of figure_epochs(cfg): PRR, PMLR and PARR as the flags ask."""
+    """Figures after an epoch of figure_epochs(cfg): prior samples, the latent map, PRR, PMLR and PARR as the
+    flags ask."""
     if epoch not in figure_epochs(cfg):
         return
     tag = epoch_tag(cfg, epoch)
+    draw_samples(cfg, model, run_dir, tag)
+    draw_latent_map(cfg, model, data, run_dir, tag, epoch)
     if cfg["PRR"]:
         n = cfg["PRR_n_img_x"] * cfg["PRR_n_img_y"]
         prr_grid(cfg, run_dir / f"PRR_{tag}.png", reconstruct(model, data.x_test_in[:n], data.y_test[:n]))
@@ -115,6 +130,38 @@ def final_figures(cfg, model, data, run_dir):
 
 def prr_grid(cfg, path, images):
     return plot_utils.save_grid(path, images, cfg["PRR_n_img_x"], cfg["PRR_n_img_y"], cfg["PRR_resize_factor"])
+
+
+def draw_samples(cfg, model, run_dir, tag):
+    """Images decoded from fixed prior draws: 100 z, or for a conditioned model 10 z decoded with each label."""
+    side = SAMPLES_SIDE
+    if conditioned(model):
+        z, y = np.tile(prior_z(cfg, side), (N_CLASSES, 1)), one_hot(np.repeat(np.arange(N_CLASSES), side))
+    else:
+        z, y = prior_z(cfg, side * side), None
+    plot_utils.save_grid(run_dir / f"samples_{tag}.png", decode_images(model, z, y), side, side)
+
+
+def latent_map_points(cfg, model, data):
+    """The 2-D points of the latent map and their axis names: the test means at dim_z 2, else their t-SNE."""
+    n = min(LATENT_MAP_N, len(data.x_test))
+    z_mean = encode_means(model, data.x_test_in[:n], data.y_test[:n])
+    if z_mean.shape[1] == 2:
+        return z_mean, ("z1", "z2")
+    from sklearn.manifold import TSNE  # only here: loading scikit-learn costs a second
+    state = np.random.RandomState(np.random.MT19937(streams.figure_stream(cfg["seed"], "tsne")))
+    # The exact method: at this size 4x faster here than Barnes-Hut, whose OpenMP threads stall on shared cores.
+    tsne = TSNE(2, init="pca", method="exact", max_iter=TSNE_ITERATIONS, random_state=state)
+    return tsne.fit_transform(z_mean), ("t-SNE 1", "t-SNE 2")
+
+
+def draw_latent_map(cfg, model, data, run_dir, tag, epoch):
+    """The encoder means of the first LATENT_MAP_N test images in two dimensions, coloured by label."""
+    points, axes = latent_map_points(cfg, model, data)
+    how = "encoder means" if axes[0] == "z1" else f"t-SNE of the {cfg['dim_z']}-D encoder means"
+    title = f"latent map: {how} of {len(points)} test images\n{run_title(cfg, epoch)}"
+    fig = plot_utils.latent_map_figure(points, np.argmax(data.y_test[:len(points)], axis=1), axes, title)
+    plot_utils.save_figure(fig, run_dir / f"latent_map_{tag}.png")
 
 
 def draw_pmlr(cfg, model, data, run_dir, tag, epoch):

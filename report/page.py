@@ -32,9 +32,15 @@ def caption(name, cfg):
         (r"PMLR_map_epoch_\d+\.png", f"PMLR: latent map (encoder means of {cfg['PMLR_n_samples']} test images, "
                                      f"coloured by label) beside the decoder grids, on the same axes{after}; its title counts "
                                      "the points outside the grid's range (a larger --PMLR_z_range shows them)."),
-        (r"PARR_random_epoch_\d+\.png", f"PARR (a): each row one fixed random z (uniform on "
-                                        f"[-{cfg['PARR_z_range']}, {cfg['PARR_z_range']}]^{cfg['dim_z']}), "
-                                        f"column k decoded with label k{after}."),
+        (r"PARR_random_epoch_\d+\.png", "PARR (a): each row one fixed random z ("
+                                        + (f"uniform on [-{cfg['PARR_z_range']}, {cfg['PARR_z_range']}]²"
+                                           if cfg["dim_z"] == 2 else "drawn from the prior N(0, I)")
+                                        + f"), column k decoded with label k{after}."),
+        (r"samples_epoch_\d+\.png", "Samples: images decoded from fixed draws z ~ N(0, I), the same in every "
+                                    f"epoch (a label-conditioned model: row k with label k){after}."),
+        (r"latent_map_epoch_\d+\.png", "Latent map: the encoder means of the first test images, coloured by label"
+                                       + (" (a t-SNE embedding of them in two dimensions)" if cfg["dim_z"] != 2 else "")
+                                       + f"{after}."),
         (r"PARR_images_epoch_\d+\.png", "PARR (b): the first test image of each digit, encoded to z and decoded "
                                         f"with every label 0-9, carrying one writer's style across the digits{after}."),
         (r"interpolation\.png", "Latent interpolation from the first test image of each digit to that of the next "
@@ -50,8 +56,7 @@ def caption(name, cfg):
 
 def figure_files(run_dir):
     """The run folder's PNG and GIF files in page order: sorted by name within each kind."""
-    kinds = ("PRR_input", "PRR_epoch", "PMLR_epoch", "PMLR_map", "PARR_random", "PARR_images", "interpolation", "denoising",
-             "learning_curves")
+    kinds = ("learning_curves", "samples", "latent_map", "PRR_input", "PRR_epoch", "PMLR_epoch", "PMLR_map", "PARR_random", "PARR_images", "interpolation", "denoising")
     files = [p.name for p in Path(run_dir).iterdir() if p.suffix in (".png", ".gif")]
     rank = lambda name: next((i for i, k in enumerate(kinds) if name.startswith(k)), len(kinds))  # noqa: E731
     return sorted(files, key=lambda name: (rank(name), Path(name).suffix != ".png", name))  # a GIF after its PNG

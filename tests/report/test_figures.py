@@ -159,3 +159,40 @@ def test_learning_curves_wrap_long_term_lists_and_give_the_last_values():
     fig.savefig(BytesIO(), format="png")
     assert tuple(fig.get_size_inches() * fig.dpi) == (1600, 720)
     plot_utils.plt.close(fig)
+
+
+def test_samples_decode_fixed_prior_draws_one_row_per_label(tmp_path, mnist):
+    cfg = small_cfg(dim_z=3)
+    for name, model in (("c", FakeModel(n_classes=10, dim_z=3)), ("u", FakeModel(n_classes=0, dim_z=3))):
+        for epoch in ("epoch_01", "epoch_02"):
+            (tmp_path / name).mkdir(exist_ok=True)
+            figures.draw_samples(cfg, model, tmp_path / name, epoch)
+        first, second = (np.asarray(Image.open(tmp_path / name / f"samples_epoch_0{e}.png")) for e in (1, 2))
+        assert first.shape == (280, 280) and np.array_equal(first, second)  # the same z in every epoch
+        tiles = first.reshape(10, 28, 10, 28).transpose(0, 2, 1, 3)
+        # FakeModel ignores the label: a conditioned model's rows repeat the same 10 z, an unconditioned one's differ.
+        assert np.array_equal(tiles[0], tiles[9]) == (name == "c")
+    z = figures.prior_z(cfg, 1000)
+    assert abs(z.mean()) < 0.1 and abs(z.std() - 1) < 0.1 and not np.array_equal(z[:10], figures.random_z(cfg, 10))
+
+
+def test_parr_random_rows_are_uniform_at_dim_z_2_and_from_the_prior_above():
+    z2 = figures.random_z(small_cfg(dim_z=2, PARR_z_range=1.5), 500)
+    assert z2.min() >= -1.5 and z2.max() <= 1.5 and z2.std() > 0.8  # uniform on [-1.5, 1.5]: std 0.87
+    z20 = figures.random_z(small_cfg(dim_z=20, PARR_z_range=1.5), 500)
+    assert np.abs(z20).max() > 3 and abs(z20.std() - 1) < 0.05
+
+
+def test_latent_map_shows_the_means_at_dim_z_2_and_a_tsne_above(tmp_path, mnist, monkeypatch):
+    monkeypatch.setattr(figures, "LATENT_MAP_N", 60)
+    points, axes = figures.latent_map_points(small_cfg(), FakeModel(n_classes=10), mnist)
+    assert axes == ("z1", "z2") and points.shape == (60, 2)
+    labels = np.argmax(mnist.y_test[:60], axis=1)
+    np.testing.assert_allclose(points[labels == 0], 1.6)  # the means themselves
+    cfg = small_cfg(dim_z=5)
+    points, axes = figures.latent_map_points(cfg, FakeModel(n_classes=10, dim_z=5), mnist)
+    assert axes == ("t-SNE 1", "t-SNE 2") and points.shape == (60, 2)
+    again, _ = figures.latent_map_points(cfg, FakeModel(n_classes=10, dim_z=5), mnist)
+    np.testing.assert_array_equal(points, again)  # seeded: every epoch and run the same embedding of the same z
+    figures.draw_latent_map(cfg, FakeModel(n_classes=10, dim_z=5), mnist, tmp_path, "epoch_01", 1)
+    assert Image.open(tmp_path / "latent_map_epoch_01.png").size == (460, 400)
