@@ -10,6 +10,7 @@ from evaluation.metrics import evaluate, make_evaluate
 from report import figures
 from report.files import write_csv, write_json
 from report.page import write_index
+from report.tensorboard import Board
 from training import checkpoint
 
 
@@ -139,6 +140,7 @@ def run(family, cfg, run_dir, on_epoch=None):
                 or checkpoint.Position(sums=[0.0] * len(training.terms)))
     # Where the run's time goes, reported in metrics.json: figures must not dominate it (benchmarks/ read these).
     train_time, evaluate_time, figure_time = Stopwatch(), Stopwatch(), Stopwatch()
+    board = Board(run_dir)
     if position.epoch == 1 and position.calls_done == 0:
         with figure_time:
             figures.start_figures(cfg, data, run_dir)
@@ -154,15 +156,19 @@ def run(family, cfg, run_dir, on_epoch=None):
             extra = training.epoch_extra(data)
         seconds = time.time() - epoch_start
         print(training.line(label, train_terms, test_terms, extra, seconds), flush=True)
+        row, final = epoch_metrics(position.epoch, train_terms, test_terms, seconds, extra)
         with figure_time:
             figures.epoch_figures(cfg, model, data, run_dir, position.epoch)
-        return epoch_metrics(position.epoch, train_terms, test_terms, seconds, extra)
+            board.epoch(cfg, row, training.optimizer)
+        return row, final
 
     position, wall_seconds = checkpointed_epochs(cfg, run_dir, model, training.optimizer, position, train_one,
                                                  end_epoch, on_epoch, start_time)
     model.save_weights(run_dir / "model.weights.h5")
     with figure_time:
         figures.final_figures(cfg, model, data, run_dir)
+        board.projector(data, model)
+    board.close()
     metrics = {"epochs": cfg["num_epochs"], "n_train": len(data.x_train), "n_test": len(data.x_test),
                **training.run_metrics(position.rows), **position.final, "test_neg_elbo": position.final["test_loss"],
                "train_seconds": round(train_time.seconds, 2), "evaluate_seconds": round(evaluate_time.seconds, 2),
