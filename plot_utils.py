@@ -14,6 +14,8 @@ GAP = 6  # pixels of white between the blocks of a panel
 FONT_SIZE = 11  # 'noisy' and 'input' fit over one 28-pixel image
 PAPER = 255  # white background of panels, so black MNIST blocks stand apart
 DPI = 100
+MAP_DPI = 150  # the PMLR map: its decoder grids show each digit at MAP_DIGIT pixels or more
+MAP_DIGIT = 28
 # The ten label colours of the latent map: matplotlib's qualitative 'tab10', one distinct colour per digit.
 LABEL_COLOURS = plt.get_cmap("tab10").colors
 
@@ -87,9 +89,9 @@ def save_gif(path, frames, ms_per_frame=120):
     return path
 
 
-def save_figure(fig, path):
+def save_figure(fig, path, dpi=DPI):
     """Save a matplotlib figure at a fixed size (no tight bbox, so the pixel size never depends on the data)."""
-    fig.savefig(path, format="png", dpi=DPI)
+    fig.savefig(path, format="png", dpi=dpi)
     plt.close(fig)
     return path
 
@@ -132,7 +134,9 @@ def manifold_figure(grids, grid_titles, z_mean, labels, z_range, n_img_x, n_img_
     n_panels = len(grids) + 1
     n_cols = min(n_panels, 4)
     n_rows = -(-n_panels // n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.6 * n_cols, 3.6 * n_rows + 0.5), squeeze=False)
+    # An axes fills about 0.68 of its panel's side (the margins below): large enough for MAP_DIGIT pixels a digit.
+    side = max(3.6, MAP_DIGIT * max(n_img_x, n_img_y) / MAP_DPI / 0.66)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(side * n_cols, side * n_rows + 0.5), squeeze=False)
     extent = grid_extent(z_range, n_img_x, n_img_y)
     flat = axes.ravel()
     map_ax = flat[0]

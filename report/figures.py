@@ -181,7 +181,7 @@ def draw_pmlr(cfg, model, data, run_dir, tag, epoch):
     z_mean = encode_means(model, data.x_test_in[:n], data.y_test[:n])
     fig = plot_utils.manifold_figure(grids, titles, z_mean, np.argmax(data.y_test[:n], axis=1), z_range, n_x, n_y,
                                      f"PMLR: {run_title(cfg, epoch)}")
-    plot_utils.save_figure(fig, run_dir / f"PMLR_map_{tag}.png")
+    plot_utils.save_figure(fig, run_dir / f"PMLR_map_{tag}.png", dpi=plot_utils.MAP_DPI)
 
 
 def draw_parr(cfg, model, data, run_dir, tag):

@@ -60,7 +60,7 @@ def mnist():
 def test_pmlr_grid_and_latent_map_share_orientation(tmp_path, mnist, monkeypatch):
     cfg = small_cfg()
     drawn = []
-    monkeypatch.setattr(plot_utils, "save_figure", lambda fig, path: drawn.append(fig) or fig.savefig(path, dpi=plot_utils.DPI))
+    monkeypatch.setattr(plot_utils, "save_figure", lambda fig, path, dpi: drawn.append(fig) or fig.set_dpi(dpi) or fig.savefig(path, dpi=dpi))
     figures.draw_pmlr(cfg, FakeModel(n_classes=10), mnist, tmp_path, "epoch_01", 1)
     grid = np.asarray(Image.open(tmp_path / "PMLR_epoch_01_label_0.png"), np.float32)
     assert grid.shape == (4 * 28, 5 * 28)
@@ -105,7 +105,7 @@ def test_every_figure_has_the_pixel_size_its_flags_imply(tmp_path, mnist):
         assert size(f"PRR_epoch_{epoch}.png") == (4 * prr, 3 * prr)
         for label in range(10):
             assert size(f"PMLR_epoch_{epoch}_label_{label}.png") == (5 * pmlr, 4 * pmlr)
-        assert size(f"PMLR_map_epoch_{epoch}.png") == (4 * 360, int((3 * 3.6 + 0.5) * 100))
+        assert size(f"PMLR_map_epoch_{epoch}.png") == (4 * 540, int((3 * 3.6 + 0.5) * 150))
         assert size(f"PARR_random_epoch_{epoch}.png") == (10 * parr, head + figures.PARR_ROWS * parr)
         assert size(f"PARR_images_epoch_{epoch}.png") == (12 * parr + 2 * gap, head + 10 * parr)  # clean, noisy, 0-9
     assert not list(tmp_path.glob("*epoch_03*"))
@@ -196,3 +196,16 @@ def test_latent_map_shows_the_means_at_dim_z_2_and_a_tsne_above(tmp_path, mnist,
     np.testing.assert_array_equal(points, again)  # seeded: every epoch and run the same embedding of the same z
     figures.draw_latent_map(cfg, FakeModel(n_classes=10, dim_z=5), mnist, tmp_path, "epoch_01", 1)
     assert Image.open(tmp_path / "latent_map_epoch_01.png").size == (460, 400)
+
+
+@pytest.mark.parametrize("n_img", [10, 20])
+def test_pmlr_map_shows_each_digit_at_28_pixels_or_more(n_img):
+    grids = [plot_utils.Image.new("L", (28 * n_img, 28 * n_img))] * 10
+    fig = plot_utils.manifold_figure(grids, [str(k) for k in range(10)], np.zeros((5, 2)), np.zeros(5, int), 2.0,
+                                     n_img, n_img, "title")
+    fig.set_dpi(plot_utils.MAP_DPI)
+    fig.canvas.draw()
+    for ax in fig.axes[1:11]:
+        box = ax.get_images()[0].get_window_extent()
+        assert min(box.width, box.height) / n_img >= 28
+    plot_utils.plt.close(fig)
