@@ -165,6 +165,31 @@ def manifold_figure(grids, grid_titles, z_mean, labels, z_range, n_img_x, n_img_
     return fig
 
 
+def path_figure(paths, grid, points, z_range, n_img_x, n_img_y, title):
+    """Lines in the z plane (paths [n, steps, 2], path d starting at digit d) over a decoder grid (a PIL image, as
+    manifold_figure's) or, if grid is None, over points = (z [N, 2], labels [N]); returns the figure."""
+    extent = grid_extent(z_range, n_img_x, n_img_y)
+    side = max(4.5, MAP_DIGIT * max(n_img_x, n_img_y) / MAP_DPI / 0.75)
+    fig, ax = plt.subplots(figsize=(side + 0.9, side))
+    if grid is not None:
+        ax.imshow(np.asarray(grid), cmap="gray", vmin=0, vmax=255, extent=extent, interpolation="nearest")
+    else:
+        scatter_by_label(ax, points[0], points[1], size=2)
+    for d, path in enumerate(paths):
+        ax.plot(path[:, 0], path[:, 1], "-", color="red", linewidth=1.2, marker=".", markersize=4)
+        ax.annotate(str(d), path[0], color="red", fontsize=9, fontweight="bold", xytext=(3, 3),
+                    textcoords="offset points")
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_aspect("equal")
+    ax.set_xlabel("z1", fontsize=8)
+    ax.set_ylabel("z2", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.subplots_adjust(left=0.08, right=0.84, bottom=0.08, top=0.93)
+    return fig
+
+
 CURVE_COLUMNS = 4  # learning-curve panels per row
 MARKED_EPOCHS = 50  # learning curves of at most this many epochs mark each epoch with a dot
 TERM_TITLES = {"recon": "reconstruction -log p(x|z)", "kl": "KL(q(z|x) || p(z))", "loss": "negative ELBO",

@@ -21,6 +21,8 @@ SAMPLES_SIDE = 10  # samples_epoch_EE.png: 10 x 10 prior samples (a conditioned 
 LATENT_MAP_N = 500  # test images in latent_map_epoch_EE.png: their t-SNE takes a few seconds on 2 shared cores
 TSNE_ITERATIONS = 500
 GIF_SCALE = 2  # the interpolation GIF shows each image at twice its size
+WALK_FRAMES = 48  # generation.gif: frames of one loop of the random walk in z
+WALK_HARMONICS = 2  # generation.gif: the walk is a random Fourier series in time, smooth and looping
 
 
 # ---- the model, seen only through encode and decode ----
@@ -112,6 +114,7 @@ def epoch_figures(cfg, model, data, run_dir, epoch):
         prr_grid(cfg, run_dir / f"PRR_{tag}.png", reconstruct(model, data.x_test_in[:n], data.y_test[:n]))
     if cfg["PMLR"]:
         draw_pmlr(cfg, model, data, run_dir, tag, epoch)
+        draw_pmlr_path(cfg, model, data, run_dir, tag, epoch)
     if cfg["PARR"] and conditioned(model):
         draw_parr(cfg, model, data, run_dir, tag)
     write_index(cfg, run_dir)  # so a run still going has a page too
@@ -122,6 +125,8 @@ def final_figures(cfg, model, data, run_dir):
     draw_learning_curves(cfg, run_dir)
     if cfg["interp"]:
         draw_interpolation(cfg, model, data, run_dir)
+        draw_all_pairs(cfg, model, data, run_dir)
+    draw_generation(cfg, model, run_dir)
     if cfg["add_noise"]:
         draw_denoising(cfg, model, data, run_dir)
 
@@ -229,6 +234,69 @@ def draw_interpolation(cfg, model, data, run_dir):
     order = list(range(n_steps)) + list(range(n_steps - 2, 0, -1))
     frames = [plot_utils.image_grid(images[:, s], n_rows, 1, GIF_SCALE) for s in order]
     plot_utils.save_gif(run_dir / "interpolation.gif", frames)
+
+
+def line_points(z_from, z_to, y_from, y_to, n_steps):
+    """n_steps points (both ends included) on each line from z_from[i] to z_to[i], the labels blended alike:
+    ([len, n_steps, dim_z], [len, n_steps, 10])."""
+    t = np.linspace(0.0, 1.0, n_steps, dtype=np.float32)[None, :, None]
+    return (1 - t) * z_from[:, None] + t * z_to[:, None], (1 - t) * y_from[:, None] + t * y_to[:, None]
+
+
+def draw_all_pairs(cfg, model, data, run_dir):
+    """interpolation_all_pairs.gif: cell (i, j) moves along the line from the first test digit i's z to digit j's;
+    interpolation_all_pairs.png: its middle frame."""
+    idx = one_per_label(data.y_test)
+    z = encode_means(model, data.x_test_in[idx], data.y_test[idx])
+    n, steps = len(idx), cfg["interp_n_steps"]
+    i, j = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)  # cell (i, j), row by row
+    z_line, y_line = line_points(z[i], z[j], data.y_test[idx][i], data.y_test[idx][j], steps)
+    images = decode_images(model, z_line.reshape(-1, z.shape[1]), y_line.reshape(-1, N_CLASSES))
+    images = images.reshape(n * n, steps, -1)
+    frames = [plot_utils.image_grid(images[:, s], n, n) for s in range(steps)]
+    plot_utils.save_png(frames[(steps - 1) // 2], run_dir / "interpolation_all_pairs.png")
+    plot_utils.save_gif(run_dir / "interpolation_all_pairs.gif", frames + frames[-2:0:-1])
+
+
+def walk_z(cfg):
+    """[WALK_FRAMES, dim_z]: a smooth looping random walk whose every point is distributed as the prior N(0, I)
+    (a random Fourier series: cos^2 + sin^2 = 1 keeps each point's variance 1)."""
+    rng = np.random.default_rng(streams.figure_stream(cfg["seed"], "walk"))
+    a, b = rng.standard_normal((2, WALK_HARMONICS, cfg["dim_z"]))
+    t = 2 * np.pi * np.arange(WALK_FRAMES) / WALK_FRAMES
+    h = np.arange(1, WALK_HARMONICS + 1)[:, None]
+    z = (np.cos(h * t)[..., None] * a[:, None] + np.sin(h * t)[..., None] * b[:, None]).sum(axis=0)
+    return (z / np.sqrt(WALK_HARMONICS)).astype(np.float32)
+
+
+def draw_generation(cfg, model, run_dir):
+    """generation.gif: digits decoded along walk_z, each frame with every label 0-9 side by side (a VAE: one)."""
+    z = walk_z(cfg)
+    n_labels = N_CLASSES if conditioned(model) else 1
+    y = one_hot(np.tile(np.arange(N_CLASSES), len(z))) if n_labels > 1 else None
+    images = decode_images(model, np.repeat(z, n_labels, axis=0), y).reshape(len(z), n_labels, -1)
+    scale = GIF_SCALE if n_labels > 1 else 2 * GIF_SCALE
+    plot_utils.save_gif(run_dir / "generation.gif", [plot_utils.image_grid(f, n_labels, 1, scale) for f in images],
+                        ms_per_frame=80)
+
+
+def draw_pmlr_path(cfg, model, data, run_dir, tag, epoch):
+    """The interpolation lines (first test digit d to digit d + 1) drawn in the latent plane over the decoded
+    manifold (a VAE) or over the latent map (a conditioned model, whose manifold depends on the label)."""
+    idx = one_per_label(data.y_test)
+    nxt = np.roll(idx, -1)
+    z = encode_means(model, data.x_test_in[idx], data.y_test[idx])
+    z_next = encode_means(model, data.x_test_in[nxt], data.y_test[nxt])
+    paths, _ = line_points(z, z_next, data.y_test[idx], data.y_test[nxt], cfg["interp_n_steps"])
+    n_x, n_y, z_range = cfg["PMLR_n_img_x"], cfg["PMLR_n_img_y"], cfg["PMLR_z_range"]
+    grid, points = None, None
+    if conditioned(model):
+        n = min(cfg["PMLR_n_samples"], len(data.x_test))
+        points = (encode_means(model, data.x_test_in[:n], data.y_test[:n]), np.argmax(data.y_test[:n], axis=1))
+    else:
+        grid = plot_utils.image_grid(decode_images(model, latent_grid(z_range, n_x, n_y), None), n_x, n_y)
+    fig = plot_utils.path_figure(paths, grid, points, z_range, n_x, n_y, f"interpolation paths: {run_title(cfg, epoch)}")
+    plot_utils.save_figure(fig, run_dir / f"PMLR_path_{tag}.png", dpi=plot_utils.MAP_DPI)
 
 
 def draw_denoising(cfg, model, data, run_dir):

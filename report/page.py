@@ -47,6 +47,17 @@ def caption(name, cfg):
                                 "digit, decoded at evenly spaced points on the straight line between their encoder "
                                 "means (a conditioned model's label blended along the same line)."),
         (r"interpolation\.gif", "The same interpolation, animated: all ten rows at once, forwards and back."),
+        (r"interpolation_all_pairs\.png", "Interpolation between every pair of digits: cell (i, j) is decoded "
+                                          "halfway along the line from the first test image of digit i to that of "
+                                          "digit j (the diagonal: the digits themselves, reconstructed)."),
+        (r"interpolation_all_pairs\.gif", "The same, animated: every cell moves from digit i (row) to digit j "
+                                          "(column) and back."),
+        (r"generation\.gif", "Generation: digits decoded along a smooth random walk in z whose every point is a "
+                             "draw from the prior N(0, I), each frame decoded with every label 0-9 (a label-"
+                             "conditioned model) side by side."),
+        (r"PMLR_path_epoch_\d+\.png", f"The interpolation lines from each digit d to d + 1 (red, one dot per "
+                                      f"decoded point) in the z plane, over the decoded manifold (a VAE) or the "
+                                      f"latent map (a conditioned model){after}."),
         (r"denoising\.png", f"Denoising: the first {n_prr} test images, their noisy copies and the restorations "
                             "after the last epoch."),
         (r"learning_curves\.png", "Learning curves: training (mean over the epoch) and test loss terms per epoch."),

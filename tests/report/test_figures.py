@@ -116,6 +116,28 @@ def test_every_figure_has_the_pixel_size_its_flags_imply(tmp_path, mnist):
     assert gif.size == (10 * 28 * figures.GIF_SCALE, 28 * figures.GIF_SCALE)
     assert gif.n_frames == 2 * 6 - 2
     assert size("learning_curves.png") == (1200, 360)
+    assert size("interpolation_all_pairs.png") == (280, 280) and size(f"PMLR_path_epoch_05.png") == (810, 675)
+    pairs = Image.open(tmp_path / "interpolation_all_pairs.gif")
+    assert pairs.size == (280, 280) and pairs.n_frames == 2 * 6 - 2
+    walk = Image.open(tmp_path / "generation.gif")
+    assert walk.size == (10 * 28 * figures.GIF_SCALE, 28 * figures.GIF_SCALE) and walk.n_frames == figures.WALK_FRAMES
+
+
+def test_all_pairs_cells_move_from_digit_i_to_digit_j_and_the_walk_stays_on_the_prior(tmp_path, mnist):
+    cfg = small_cfg(interp_n_steps=5)
+    figures.draw_all_pairs(cfg, FakeModel(n_classes=10), mnist, tmp_path)
+    gif = Image.open(tmp_path / "interpolation_all_pairs.gif")
+    cell = lambda frame, i, j: (gif.seek(frame), np.asarray(gif.convert("L"), np.float32))[1][  # noqa: E731
+        28 * i:28 * (i + 1), 28 * j:28 * (j + 1)]
+    # FakeModel encodes digit 0 to (1.6, 1.6), digit 1 to (-1.6, -1.6): cell (0, 1) goes from the one to the other.
+    np.testing.assert_allclose(fake_z(cell(0, 0, 1)), [1.6, 1.6], atol=0.05)
+    np.testing.assert_allclose(fake_z(cell(2, 0, 1)), [0, 0], atol=0.05)
+    np.testing.assert_allclose(fake_z(cell(4, 0, 1)), [-1.6, -1.6], atol=0.05)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "interpolation_all_pairs.png")),
+                                  np.asarray((gif.seek(2), gif.convert("L"))[1]))  # the middle frame
+    z = figures.walk_z(small_cfg(dim_z=400))
+    steps = np.linalg.norm(np.diff(z, axis=0, append=z[:1]), axis=1) / np.sqrt(400)
+    assert abs(z.std() - 1) < 0.05 and steps.max() < 0.25  # prior draws, small steps, the loop closed
 
 
 def test_parr_images_carry_each_test_image_and_decode_every_label(tmp_path, mnist):
