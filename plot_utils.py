@@ -116,7 +116,7 @@ def scatter_by_label(ax, points, labels, size=3):
 def latent_map_figure(points, labels, axis_names, title):
     """One scatter of 2-D latent points coloured by label, with a legend; returns the figure."""
     fig, ax = plt.subplots(figsize=(4.6, 4.0))
-    scatter_by_label(ax, points, labels, size=4)
+    scatter_by_label(ax, points, labels, size=7)
     ax.set_xlabel(axis_names[0], fontsize=8)
     ax.set_ylabel(axis_names[1], fontsize=8)
     ax.tick_params(labelsize=7)

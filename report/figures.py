@@ -18,7 +18,7 @@ from report.page import run_title, write_index
 
 PARR_ROWS = 10  # random z of PARR (a), one per row
 SAMPLES_SIDE = 10  # samples_epoch_EE.png: 10 x 10 prior samples (a conditioned model: row k has label k)
-LATENT_MAP_N = 500  # test images in latent_map_epoch_EE.png: their t-SNE takes a few seconds on 2 shared cores
+LATENT_MAP_N = 300  # test images in latent_map_epoch_EE.png: their t-SNE takes a few seconds on 2 shared cores (docs/figures.md)
 TSNE_ITERATIONS = 500
 GIF_SCALE = 2  # the interpolation GIF shows each image at twice its size
 WALK_FRAMES = 48  # generation.gif: frames of one loop of the random walk in z

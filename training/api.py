@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
 from data import streams
 from data.mnist import IMAGE_SIZE, N_CLASSES
@@ -64,7 +65,7 @@ class Run:
         """Pixel probabilities [n, 28, 28] decoded from the latent vectors z [n, dim_z]."""
         z = np.asarray(z, np.float32).reshape(-1, self.config["dim_z"])
         logits = np.asarray(self.model.decode(z, self._labels(y, len(z), needed=True)))
-        return (1 / (1 + np.exp(-logits))).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+        return expit(logits).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
 
     def reconstruct(self, x, y=None):
         """The images x decoded from their encoder means: [n, 28, 28] (m2, m1m2 without y: the predicted label)."""
