@@ -208,17 +208,29 @@ def draw_parr(cfg, model, data, run_dir, tag):
     plot_utils.save_png(plot_utils.panel(blocks, titles), run_dir / f"PARR_images_{tag}.png")
 
 
-def interpolation_images(cfg, model, data):
-    """[10, interp_n_steps, 784]: row d decoded along the line from test digit d's z (and label) to digit d+1's."""
+def line_points(z_from, z_to, y_from, y_to, n_steps):
+    """n_steps points (both ends included) on each line from z_from[i] to z_to[i], the labels blended alike:
+    ([len, n_steps, dim_z], [len, n_steps, 10])."""
+    t = np.linspace(0.0, 1.0, n_steps, dtype=np.float32)[None, :, None]
+    return (1 - t) * z_from[:, None] + t * z_to[:, None], (1 - t) * y_from[:, None] + t * y_to[:, None]
+
+
+def interpolation_lines(cfg, model, data):
+    """([10, interp_n_steps, dim_z], [10, interp_n_steps, 10], idx, nxt): line d runs from test digit d's z (and
+    label) to digit d+1's, idx and nxt being their test indices."""
     idx = one_per_label(data.y_test)
     nxt = np.roll(idx, -1)
     z = encode_means(model, data.x_test_in[idx], data.y_test[idx])
     z_next = encode_means(model, data.x_test_in[nxt], data.y_test[nxt])
-    t = np.linspace(0.0, 1.0, cfg["interp_n_steps"], dtype=np.float32)[None, :, None]
     # For a conditioned model the one-hot label is blended along the same line, so the digit can change too.
-    z_line = ((1 - t) * z[:, None] + t * z_next[:, None]).reshape(-1, z.shape[1])
-    y_line = ((1 - t) * data.y_test[idx][:, None] + t * data.y_test[nxt][:, None]).reshape(-1, N_CLASSES)
-    return decode_images(model, z_line, y_line).reshape(len(idx), cfg["interp_n_steps"], -1), idx, nxt
+    return (*line_points(z, z_next, data.y_test[idx], data.y_test[nxt], cfg["interp_n_steps"]), idx, nxt)
+
+
+def interpolation_images(cfg, model, data):
+    """[10, interp_n_steps, 784]: row d decoded along the line from test digit d's z (and label) to digit d+1's."""
+    z_line, y_line, idx, nxt = interpolation_lines(cfg, model, data)
+    images = decode_images(model, z_line.reshape(-1, z_line.shape[2]), y_line.reshape(-1, N_CLASSES))
+    return images.reshape(len(idx), cfg["interp_n_steps"], -1), idx, nxt
 
 
 def draw_interpolation(cfg, model, data, run_dir):
@@ -234,13 +246,6 @@ def draw_interpolation(cfg, model, data, run_dir):
     order = list(range(n_steps)) + list(range(n_steps - 2, 0, -1))
     frames = [plot_utils.image_grid(images[:, s], n_rows, 1, GIF_SCALE) for s in order]
     plot_utils.save_gif(run_dir / "interpolation.gif", frames)
-
-
-def line_points(z_from, z_to, y_from, y_to, n_steps):
-    """n_steps points (both ends included) on each line from z_from[i] to z_to[i], the labels blended alike:
-    ([len, n_steps, dim_z], [len, n_steps, 10])."""
-    t = np.linspace(0.0, 1.0, n_steps, dtype=np.float32)[None, :, None]
-    return (1 - t) * z_from[:, None] + t * z_to[:, None], (1 - t) * y_from[:, None] + t * y_to[:, None]
 
 
 def draw_all_pairs(cfg, model, data, run_dir):
@@ -283,11 +288,7 @@ def draw_generation(cfg, model, run_dir):
 def draw_pmlr_path(cfg, model, data, run_dir, tag, epoch):
     """The interpolation lines (first test digit d to digit d + 1) drawn in the latent plane over the decoded
     manifold (a VAE) or over the latent map (a conditioned model, whose manifold depends on the label)."""
-    idx = one_per_label(data.y_test)
-    nxt = np.roll(idx, -1)
-    z = encode_means(model, data.x_test_in[idx], data.y_test[idx])
-    z_next = encode_means(model, data.x_test_in[nxt], data.y_test[nxt])
-    paths, _ = line_points(z, z_next, data.y_test[idx], data.y_test[nxt], cfg["interp_n_steps"])
+    paths = interpolation_lines(cfg, model, data)[0]
     n_x, n_y, z_range = cfg["PMLR_n_img_x"], cfg["PMLR_n_img_y"], cfg["PMLR_z_range"]
     grid, points = None, None
     if conditioned(model):
