@@ -14,6 +14,8 @@ GAP = 6  # pixels of white between the blocks of a panel
 FONT_SIZE = 11  # 'noisy' and 'input' fit over one 28-pixel image
 PAPER = 255  # white background of panels, so black MNIST blocks stand apart
 DPI = 100
+MAP_DPI = 150  # the PMLR map: its decoder grids show each digit at MAP_DIGIT pixels or more
+MAP_DIGIT = 28
 # The ten label colours of the latent map: matplotlib's qualitative 'tab10', one distinct colour per digit.
 LABEL_COLOURS = plt.get_cmap("tab10").colors
 
@@ -87,9 +89,9 @@ def save_gif(path, frames, ms_per_frame=120):
     return path
 
 
-def save_figure(fig, path):
+def save_figure(fig, path, dpi=DPI):
     """Save a matplotlib figure at a fixed size (no tight bbox, so the pixel size never depends on the data)."""
-    fig.savefig(path, format="png", dpi=DPI)
+    fig.savefig(path, format="png", dpi=dpi)
     plt.close(fig)
     return path
 
@@ -101,6 +103,28 @@ def grid_extent(z_range, n_img_x, n_img_y):
     return (-z_range - half_x, z_range + half_x, -z_range - half_y, z_range + half_y)
 
 
+def scatter_by_label(ax, points, labels, size=3):
+    """points [N, 2] scattered with one colour per label, and the legend to the right of the axes."""
+    for label in range(len(LABEL_COLOURS)):
+        mine = labels == label
+        ax.scatter(points[mine, 0], points[mine, 1], s=size, color=LABEL_COLOURS[label], label=str(label),
+                   edgecolors="none")
+    ax.legend(title="label", fontsize=7, title_fontsize=7, markerscale=3, loc="upper left",
+              bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2, handletextpad=0.1, frameon=False)
+
+
+def latent_map_figure(points, labels, axis_names, title):
+    """One scatter of 2-D latent points coloured by label, with a legend; returns the figure."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.0))
+    scatter_by_label(ax, points, labels, size=7)
+    ax.set_xlabel(axis_names[0], fontsize=8)
+    ax.set_ylabel(axis_names[1], fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.subplots_adjust(left=0.12, right=0.84, bottom=0.11, top=0.87)
+    return fig
+
+
 def manifold_figure(grids, grid_titles, z_mean, labels, z_range, n_img_x, n_img_y, title):
     """Decoder grids beside the latent map, all on the same z1 (right) / z2 (up) axes; returns the figure.
 
@@ -110,19 +134,16 @@ def manifold_figure(grids, grid_titles, z_mean, labels, z_range, n_img_x, n_img_
     n_panels = len(grids) + 1
     n_cols = min(n_panels, 4)
     n_rows = -(-n_panels // n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.6 * n_cols, 3.6 * n_rows + 0.5), squeeze=False)
+    # An axes fills about 0.68 of its panel's side (the margins below): large enough for MAP_DIGIT pixels a digit.
+    side = max(3.6, MAP_DIGIT * max(n_img_x, n_img_y) / MAP_DPI / 0.66)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(side * n_cols, side * n_rows + 0.5), squeeze=False)
     extent = grid_extent(z_range, n_img_x, n_img_y)
     flat = axes.ravel()
     map_ax = flat[0]
     inside = np.all(np.abs(z_mean) <= np.array(extent[1::2]), axis=1)
-    for label in range(len(LABEL_COLOURS)):
-        mine = labels == label
-        map_ax.scatter(z_mean[mine, 0], z_mean[mine, 1], s=3, color=LABEL_COLOURS[label], label=str(label),
-                       edgecolors="none")
+    scatter_by_label(map_ax, z_mean, labels)
     map_ax.set_title(f"latent map: {len(z_mean)} test images\n({(~inside).sum()} outside the plotted range)",
                      fontsize=9)
-    map_ax.legend(title="label", fontsize=7, title_fontsize=7, markerscale=3, loc="upper left",
-                  bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2, handletextpad=0.1, frameon=False)
     for ax, grid, grid_title in zip(flat[1:], grids, grid_titles):
         ax.imshow(np.asarray(grid), cmap="gray", vmin=0, vmax=255, extent=extent, interpolation="nearest")
         ax.set_title(grid_title, fontsize=9)
@@ -141,6 +162,31 @@ def manifold_figure(grids, grid_titles, z_mean, labels, z_range, n_img_x, n_img_
     fig.suptitle(title, fontsize=11)
     fig.subplots_adjust(left=0.06, right=0.97, bottom=0.07, top=0.86 if n_rows == 1 else 0.91,
                         wspace=0.45, hspace=0.4)
+    return fig
+
+
+def path_figure(paths, grid, points, z_range, n_img_x, n_img_y, title):
+    """Lines in the z plane (paths [n, steps, 2], path d starting at digit d) over a decoder grid (a PIL image, as
+    manifold_figure's) or, if grid is None, over points = (z [N, 2], labels [N]); returns the figure."""
+    extent = grid_extent(z_range, n_img_x, n_img_y)
+    side = max(4.5, MAP_DIGIT * max(n_img_x, n_img_y) / MAP_DPI / 0.75)
+    fig, ax = plt.subplots(figsize=(side + 0.9, side))
+    if grid is not None:
+        ax.imshow(np.asarray(grid), cmap="gray", vmin=0, vmax=255, extent=extent, interpolation="nearest")
+    else:
+        scatter_by_label(ax, points[0], points[1], size=2)
+    for d, path in enumerate(paths):
+        ax.plot(path[:, 0], path[:, 1], "-", color="red", linewidth=1.2, marker=".", markersize=4)
+        ax.annotate(str(d), path[0], color="red", fontsize=9, fontweight="bold", xytext=(3, 3),
+                    textcoords="offset points")
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_aspect("equal")
+    ax.set_xlabel("z1", fontsize=8)
+    ax.set_ylabel("z2", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.subplots_adjust(left=0.08, right=0.84, bottom=0.08, top=0.93)
     return fig
 
 

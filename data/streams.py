@@ -22,6 +22,9 @@ LIKELIHOOD = 40_000  # + seed: the importance samples of the test log-likelihood
 QUALITY = 50_000  # + seed: prior samples, generated sets, noise levels and the CAS classifier of a quality run
 FIGURE_TAG = 1_000_001  # first word of the figures' key: above every integer key
 LABELLED_TAG = 1_000_002  # first word of the labelled subset's key
+API_TAG = 1_000_003  # first word of the key of training.api's prior samples
+# Third word of a figure's own key [FIGURE_TAG, seed, k]: figure_z's key has two words, so none coincides with it.
+FIGURE_STREAMS = {"samples": 1, "walk": 2, "tsne": 3}
 
 # TensorFlow stateless keys of one training step. VAE and CVAE: (seed, step) + offset, added to both words;
 # M2 and M1+M2: (seed + offset, step). Within a run the first word tells the streams apart.
@@ -67,13 +70,25 @@ def figure_z(seed):
     return [FIGURE_TAG, seed]
 
 
+def figure_stream(seed, name):
+    """A figure's own fixed draws, apart from figure_z's: 'samples' (prior samples), 'walk' (generation.gif's
+    random walk in z), 'tsne' (the latent map's t-SNE)."""
+    return [FIGURE_TAG, seed, FIGURE_STREAMS[name]]
+
+
+def api_samples(seed):
+    """The prior draws of training.api's Run.sample(n, seed=seed)."""
+    return [API_TAG, seed]
+
+
 def numpy_keys(seed, epochs, n_labeled=100, quality_levels=3):
     """Every numpy key one run can use, by name: what the streams test checks for coincidences."""
     keys = {"test_inputs": test_inputs(seed), "valid_inputs": valid_inputs(seed), "test_binarization": TEST_BINARIZATION,
             "valid_binarization": VALID_BINARIZATION, "static_binarization": static_binarization(seed),
             "quality": quality(seed), "quality_generated": quality(seed, 1),
             "labelled_subset": labelled_subset(seed, n_labeled), "figure_z": figure_z(seed),
-            "labelled_order_0": labelled_order(seed, 0)}
+            "labelled_order_0": labelled_order(seed, 0), "api_samples": api_samples(seed)}
+    keys |= {f"figure_{name}": figure_stream(seed, name) for name in FIGURE_STREAMS}
     keys |= {f"quality_noise_{i}": quality(seed, 2, i) for i in range(quality_levels)}
     for epoch in range(1, epochs + 1):
         keys |= {f"epoch_order_{epoch}": epoch_order(seed, epoch), f"labelled_order_{epoch}": labelled_order(seed, epoch)}

@@ -80,7 +80,7 @@ FLAGS = {
     "PMLR_n_samples": (int, 5000, "PMLR: test images whose latent means are scattered in the latent map"),
     "PARR": ("bool", False, "plot analogical reasoning result: random z, and test images' z, decoded with every label (needs a label-conditioned model)"),
     "PARR_resize_factor": (float, 1.0, "PARR: resize factor of each image"),
-    "PARR_z_range": (float, 2.0, "PARR: range of the random latent vectors"),
+    "PARR_z_range": (float, 2.0, "PARR: range of the uniform random latent vectors at dim_z 2; above, they come from the prior N(0, I)"),
     "interp": ("bool", True, "plot latent interpolation between test digits after the last epoch (PNG strip and GIF)"),
     "interp_n_steps": (int, 10, "interp: decoded points on each line, both ends included"),
 }

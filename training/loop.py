@@ -11,6 +11,7 @@ from evaluation.metrics import evaluate, make_evaluate
 from report import figures
 from report.files import write_csv, write_json
 from report.page import write_index
+from report.tensorboard import Board
 from training import checkpoint
 
 
@@ -151,6 +152,7 @@ def run(family, cfg, run_dir, on_epoch=None):
         return json.loads((run_dir / "metrics.json").read_text())
     # Where the run's time goes, reported in metrics.json: figures must not dominate it (benchmarks/ read these).
     train_time, evaluate_time, figure_time = Stopwatch(), Stopwatch(), Stopwatch()
+    board = Board(run_dir)
     if position.epoch == 1 and position.calls_done == 0:
         with figure_time:
             figures.start_figures(cfg, data, run_dir)
@@ -166,18 +168,23 @@ def run(family, cfg, run_dir, on_epoch=None):
             valid_terms = evaluate(eval_batch, *data.valid) if data.valid else {}
             extra = training.epoch_extra(data)
         checkpoint.check_finite(run_dir, position.epoch, {f"train_{t}": float(v) for t, v in train_terms.items()}
-                                 | {f"test_{t}": float(v) for t, v in test_terms.items()})  # before any figure or save
+                                 | {f"test_{t}": float(v) for t, v in test_terms.items()}
+                                 | {f"valid_{t}": float(v) for t, v in valid_terms.items()})  # before any figure or save
         seconds = time.time() - epoch_start
         print(training.line(label, train_terms, test_terms, valid_terms, extra, seconds), flush=True)
+        row, final = epoch_metrics(position.epoch, train_terms, test_terms, seconds, extra, valid_terms)
         with figure_time:
             figures.epoch_figures(cfg, model, data, run_dir, position.epoch)
-        return epoch_metrics(position.epoch, train_terms, test_terms, seconds, extra, valid_terms)
+            board.epoch(cfg, row, training.optimizer)
+        return row, final
 
     position, wall_seconds = checkpointed_epochs(cfg, run_dir, model, training.optimizer, position, train_one,
                                                  end_epoch, on_epoch, start_time)
     checkpoint.save_weights(model, run_dir)
     with figure_time:
         figures.final_figures(cfg, model, data, run_dir)
+        board.projector(data, model)
+    board.close()
     valid = {"n_valid": len(data.valid[0]), **best_by_validation(position.rows, training.chosen_by)} if data.valid else {}
     metrics = {"epochs": cfg["num_epochs"], "n_train": len(data.x_train), "n_test": len(data.x_test),
                **training.run_metrics(position.rows), **valid, **position.final, "test_neg_elbo": position.final["test_loss"],

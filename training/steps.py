@@ -1,5 +1,6 @@
 """What every family's training steps share: the seeded inputs of a step, an epoch's batch order, calls and progress."""
 import sys
+import time
 
 import numpy as np
 
@@ -44,23 +45,42 @@ def epoch_batches(n, batch_size, seed, epoch):
     return perm[:n_full * batch_size].reshape(n_full, batch_size), perm[n_full * batch_size:][None, :]
 
 
+def duration(seconds):
+    """'7s', '2:05' or '1:02:05', as keras.utils.Progbar writes the time left."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
 class Progress:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+    """A one-line progress bar on stderr with the mean loss, the rate in images/s and the time left, drawn only
+    when stderr is a terminal (elsewhere the loop's one line per epoch is all)."""
 
-    def __init__(self, total, label, stream=sys.stderr, width=30):
-        self.total, self.label, self.stream, self.width = total, label, stream, width
+    def __init__(self, total, label, done=0, stream=sys.stderr, width=30, clock=time.perf_counter):
+        self.total, self.label, self.stream, self.width, self.clock = total, label, stream, width, clock
         self.active = stream.isatty()
+        self.start, self.start_done, self.shown = clock(), done, 0  # a resumed epoch counts from where it stood
 
-    def update(self, done, loss):
+    def text(self, done, loss, images):
+        """The bar after done of total steps, images of them trained since the bar began."""
+        elapsed = max(self.clock() - self.start, 1e-9)
+        left = (self.total - done) * elapsed / max(done - self.start_done, 1)
+        filled = int(self.width * done / self.total)
+        return (f"{self.label} [{'=' * filled}{'.' * (self.width - filled)}] {done}/{self.total}  "
+                f"loss {loss:.2f}  {images / elapsed:,.0f} img/s  ETA {duration(left)}")
+
+    def update(self, done, loss, images):
         if self.active:
-            filled = int(self.width * done / self.total)
-            self.stream.write(f"\r{self.label} [{'=' * filled}{'.' * (self.width - filled)}] "
-                              f"{done}/{self.total} loss {loss:.2f} ")
+            line = self.text(done, loss, images)
+            self.stream.write("\r" + line.ljust(self.shown))
+            self.shown = len(line)
             self.stream.flush()
 
     def close(self):
         if self.active:
-            self.stream.write("\r" + " " * (len(self.label) + self.width + 40) + "\r")
+            self.stream.write("\r" + " " * self.shown + "\r")
             self.stream.flush()
 
 
@@ -70,14 +90,15 @@ def run_calls(train_steps, calls, position, label, stop, loss_count):
 
     loss_count(call) is the number of terms the call's loss sum adds up, for the progress bar's mean loss.
     """
-    progress = Progress(sum(len(c[0]) for c in calls), label)
-    sums = np.array(position.sums)
+    progress = Progress(sum(len(c[0]) for c in calls), label, done=sum(len(c[0]) for c in calls[:position.calls_done]))
+    sums, images = np.array(position.sums), 0
     for k in range(position.calls_done, len(calls)):
         if stop():
             progress.close()
             return False
         sums += train_steps(*calls[k], np.int64(position.step)).numpy()
         position.step, position.calls_done, position.sums = position.step + len(calls[k][0]), k + 1, sums.tolist()
-        progress.update(sum(len(c[0]) for c in calls[:k + 1]), sums[-1] / sum(map(loss_count, calls[:k + 1])))
+        images += sum(index.size for index in calls[k])
+        progress.update(sum(len(c[0]) for c in calls[:k + 1]), sums[-1] / sum(map(loss_count, calls[:k + 1])), images)
     progress.close()
     return True

@@ -43,7 +43,8 @@ def test_the_check_finds_the_coincidences_of_the_old_streams(monkeypatch):
 def test_no_two_streams_of_a_run_draw_the_same_numbers(seed, n_labeled):
     keys = streams.numpy_keys(seed, EPOCHS, n_labeled)
     expected = {"test_inputs", "test_binarization", "valid_binarization", "static_binarization", "quality",
-                "quality_generated", "labelled_subset", "figure_z", "labelled_order_0"}
+                "quality_generated", "labelled_subset", "figure_z", "labelled_order_0", "api_samples",
+                "figure_samples", "figure_walk", "figure_tsne"}
     expected |= {f"{kind}_{epoch}" for kind in ("epoch_order", "labelled_order") for epoch in range(1, EPOCHS + 1)}
     assert expected <= set(keys) and {f"quality_noise_{i}" for i in range(3)} <= set(keys)
     assert coincidences(keys) == []

@@ -60,7 +60,7 @@ def mnist():
 def test_pmlr_grid_and_latent_map_share_orientation(tmp_path, mnist, monkeypatch):
     cfg = small_cfg()
     drawn = []
-    monkeypatch.setattr(plot_utils, "save_figure", lambda fig, path: drawn.append(fig) or fig.savefig(path, dpi=plot_utils.DPI))
+    monkeypatch.setattr(plot_utils, "save_figure", lambda fig, path, dpi: drawn.append(fig) or fig.set_dpi(dpi) or fig.savefig(path, dpi=dpi))
     figures.draw_pmlr(cfg, FakeModel(n_classes=10), mnist, tmp_path, "epoch_01", 1)
     grid = np.asarray(Image.open(tmp_path / "PMLR_epoch_01_label_0.png"), np.float32)
     assert grid.shape == (4 * 28, 5 * 28)
@@ -105,7 +105,7 @@ def test_every_figure_has_the_pixel_size_its_flags_imply(tmp_path, mnist):
         assert size(f"PRR_epoch_{epoch}.png") == (4 * prr, 3 * prr)
         for label in range(10):
             assert size(f"PMLR_epoch_{epoch}_label_{label}.png") == (5 * pmlr, 4 * pmlr)
-        assert size(f"PMLR_map_epoch_{epoch}.png") == (4 * 360, int((3 * 3.6 + 0.5) * 100))
+        assert size(f"PMLR_map_epoch_{epoch}.png") == (4 * 540, int((3 * 3.6 + 0.5) * 150))
         assert size(f"PARR_random_epoch_{epoch}.png") == (10 * parr, head + figures.PARR_ROWS * parr)
         assert size(f"PARR_images_epoch_{epoch}.png") == (12 * parr + 2 * gap, head + 10 * parr)  # clean, noisy, 0-9
     assert not list(tmp_path.glob("*epoch_03*"))
@@ -116,6 +116,28 @@ def test_every_figure_has_the_pixel_size_its_flags_imply(tmp_path, mnist):
     assert gif.size == (10 * 28 * figures.GIF_SCALE, 28 * figures.GIF_SCALE)
     assert gif.n_frames == 2 * 6 - 2
     assert size("learning_curves.png") == (1200, 360)
+    assert size("interpolation_all_pairs.png") == (280, 280) and size(f"PMLR_path_epoch_05.png") == (810, 675)
+    pairs = Image.open(tmp_path / "interpolation_all_pairs.gif")
+    assert pairs.size == (280, 280) and pairs.n_frames == 2 * 6 - 2
+    walk = Image.open(tmp_path / "generation.gif")
+    assert walk.size == (10 * 28 * figures.GIF_SCALE, 28 * figures.GIF_SCALE) and walk.n_frames == figures.WALK_FRAMES
+
+
+def test_all_pairs_cells_move_from_digit_i_to_digit_j_and_the_walk_stays_on_the_prior(tmp_path, mnist):
+    cfg = small_cfg(interp_n_steps=5)
+    figures.draw_all_pairs(cfg, FakeModel(n_classes=10), mnist, tmp_path)
+    gif = Image.open(tmp_path / "interpolation_all_pairs.gif")
+    cell = lambda frame, i, j: (gif.seek(frame), np.asarray(gif.convert("L"), np.float32))[1][  # noqa: E731
+        28 * i:28 * (i + 1), 28 * j:28 * (j + 1)]
+    # FakeModel encodes digit 0 to (1.6, 1.6), digit 1 to (-1.6, -1.6): cell (0, 1) goes from the one to the other.
+    np.testing.assert_allclose(fake_z(cell(0, 0, 1)), [1.6, 1.6], atol=0.05)
+    np.testing.assert_allclose(fake_z(cell(2, 0, 1)), [0, 0], atol=0.05)
+    np.testing.assert_allclose(fake_z(cell(4, 0, 1)), [-1.6, -1.6], atol=0.05)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "interpolation_all_pairs.png")),
+                                  np.asarray((gif.seek(2), gif.convert("L"))[1]))  # the middle frame
+    z = figures.walk_z(small_cfg(dim_z=400))
+    steps = np.linalg.norm(np.diff(z, axis=0, append=z[:1]), axis=1) / np.sqrt(400)
+    assert abs(z.std() - 1) < 0.05 and steps.max() < 0.25  # prior draws, small steps, the loop closed
 
 
 def test_parr_images_carry_each_test_image_and_decode_every_label(tmp_path, mnist):
@@ -158,4 +180,54 @@ def test_learning_curves_wrap_long_term_lists_and_give_the_last_values():
     assert loss.get_yscale() == "linear" and loss.lines[0].get_marker() == "None"  # 80 epochs: lines only
     fig.savefig(BytesIO(), format="png")
     assert tuple(fig.get_size_inches() * fig.dpi) == (1600, 720)
+    plot_utils.plt.close(fig)
+
+
+def test_samples_decode_fixed_prior_draws_one_row_per_label(tmp_path, mnist):
+    cfg = small_cfg(dim_z=3)
+    for name, model in (("c", FakeModel(n_classes=10, dim_z=3)), ("u", FakeModel(n_classes=0, dim_z=3))):
+        for epoch in ("epoch_01", "epoch_02"):
+            (tmp_path / name).mkdir(exist_ok=True)
+            figures.draw_samples(cfg, model, tmp_path / name, epoch)
+        first, second = (np.asarray(Image.open(tmp_path / name / f"samples_epoch_0{e}.png")) for e in (1, 2))
+        assert first.shape == (280, 280) and np.array_equal(first, second)  # the same z in every epoch
+        tiles = first.reshape(10, 28, 10, 28).transpose(0, 2, 1, 3)
+        # FakeModel ignores the label: a conditioned model's rows repeat the same 10 z, an unconditioned one's differ.
+        assert np.array_equal(tiles[0], tiles[9]) == (name == "c")
+    z = figures.prior_z(cfg, 1000)
+    assert abs(z.mean()) < 0.1 and abs(z.std() - 1) < 0.1 and not np.array_equal(z[:10], figures.random_z(cfg, 10))
+
+
+def test_parr_random_rows_are_uniform_at_dim_z_2_and_from_the_prior_above():
+    z2 = figures.random_z(small_cfg(dim_z=2, PARR_z_range=1.5), 500)
+    assert z2.min() >= -1.5 and z2.max() <= 1.5 and z2.std() > 0.8  # uniform on [-1.5, 1.5]: std 0.87
+    z20 = figures.random_z(small_cfg(dim_z=20, PARR_z_range=1.5), 500)
+    assert np.abs(z20).max() > 3 and abs(z20.std() - 1) < 0.05
+
+
+def test_latent_map_shows_the_means_at_dim_z_2_and_a_tsne_above(tmp_path, mnist, monkeypatch):
+    monkeypatch.setattr(figures, "LATENT_MAP_N", 60)
+    points, axes = figures.latent_map_points(small_cfg(), FakeModel(n_classes=10), mnist)
+    assert axes == ("z1", "z2") and points.shape == (60, 2)
+    labels = np.argmax(mnist.y_test[:60], axis=1)
+    np.testing.assert_allclose(points[labels == 0], 1.6)  # the means themselves
+    cfg = small_cfg(dim_z=5)
+    points, axes = figures.latent_map_points(cfg, FakeModel(n_classes=10, dim_z=5), mnist)
+    assert axes == ("t-SNE 1", "t-SNE 2") and points.shape == (60, 2)
+    again, _ = figures.latent_map_points(cfg, FakeModel(n_classes=10, dim_z=5), mnist)
+    np.testing.assert_array_equal(points, again)  # seeded: every epoch and run the same embedding of the same z
+    figures.draw_latent_map(cfg, FakeModel(n_classes=10, dim_z=5), mnist, tmp_path, "epoch_01", 1)
+    assert Image.open(tmp_path / "latent_map_epoch_01.png").size == (460, 400)
+
+
+@pytest.mark.parametrize("n_img", [10, 20])
+def test_pmlr_map_shows_each_digit_at_28_pixels_or_more(n_img):
+    grids = [plot_utils.Image.new("L", (28 * n_img, 28 * n_img))] * 10
+    fig = plot_utils.manifold_figure(grids, [str(k) for k in range(10)], np.zeros((5, 2)), np.zeros(5, int), 2.0,
+                                     n_img, n_img, "title")
+    fig.set_dpi(plot_utils.MAP_DPI)
+    fig.canvas.draw()
+    for ax in fig.axes[1:11]:
+        box = ax.get_images()[0].get_window_extent()
+        assert min(box.width, box.height) / n_img >= 28
     plot_utils.plt.close(fig)
