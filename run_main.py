@@ -4,10 +4,11 @@ import signal
 import sys
 from pathlib import Path
 
-from report.files import (RunLocked, create_run_dir, default_run_name, lock_run_dir, restore_dir_name,
-                          write_json)
-from training.checkpoint import CHECKPOINT, Damaged, NonFinite, extend
+from data.mnist import MNISTError
+from report.files import RunLocked, create_run_dir, restore_dir_name, write_json
+from training.checkpoint import Damaged, NonFinite
 from training.flags import MODELS, build_parser, parse_args
+from training.run_folder import FolderError, train_in_folder
 
 NON_FINITE = 3  # exit status: a loss went nan or inf (README, exit statuses)
 
@@ -36,44 +37,20 @@ def run_command(argv):
                                  "make one with 'python -m tools.classifier' (a few minutes on a CPU)")
     if args.restore:
         return restore_main(args)
-    if args.resume:
-        run_dir = Path(args.resume)  # its config.json stays as written when the run began, but for an extension
-        lock = lock_run_dir(run_dir)  # before TensorFlow: a second process is refused at once
-        extend(run_dir, args.num_epochs)  # --num_epochs past the run's own: config.json takes it
-    from data.mnist import MNISTError
-    from training.families import train_and_evaluate  # TensorFlow loads only once the flags are known to be good
-    if not args.resume:
-        try:
-            run_dir = create_run_dir(args.results_path, args.run_name, default_run_name(args))
-        except FileExistsError:
-            build_parser().error(f"argument --run_name: {args.results_path}/{args.run_name} exists already; "
-                                 "choose another name (runs never overwrite each other)")
-        except OSError as err:
-            build_parser().error(f"argument --results_path: cannot create a run folder in {args.results_path!r} ({err.strerror})")
-        lock = lock_run_dir(run_dir)
-    cfg = vars(args) | {"run_dir": str(run_dir)}
     try:
-        if not args.resume:
-            write_json(run_dir / "config.json", cfg)
-        print(f"run folder: {run_dir}", flush=True)
-        metrics = train_and_evaluate(cfg, run_dir)
-    except BaseException as err:
-        made_nothing = not args.resume and not any(run_dir.rglob(CHECKPOINT))
-        if made_nothing:  # failed before its first checkpoint: the folder it made holds nothing to keep
-            shutil.rmtree(run_dir, ignore_errors=True)
-        if isinstance(err, KeyboardInterrupt):  # Stopped after Ctrl-C or SIGTERM saved a checkpoint; a second Ctrl-C at once
-            print(f"\ninterrupted before the first checkpoint; {run_dir} is removed" if made_nothing else
-                  f"\ninterrupted; the last checkpoint is in {run_dir}; continue with: "
-                  f"python run_main.py --resume {run_dir}", file=sys.stderr)
-            return 128 + getattr(err, "signum", signal.SIGINT)  # the shell's convention: 130 Ctrl-C, 143 SIGTERM
-        if isinstance(err, OSError) and err.filename is None:  # a figure's writer does not name its file
-            err.filename = f"a file in {run_dir}"
-        if isinstance(err, (MNISTError, NonFinite)):
-            print(f"error: {err}", file=sys.stderr)
-            return 1 if isinstance(err, MNISTError) else NON_FINITE
-        raise
-    finally:
-        lock.close()
+        run_dir, metrics = train_in_folder(args, announce=lambda line: print(line, flush=True))
+    except FolderError as err:
+        build_parser().error(str(err))
+    except (MNISTError, NonFinite) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1 if isinstance(err, MNISTError) else NON_FINITE
+    except KeyboardInterrupt as err:  # Stopped after Ctrl-C or SIGTERM saved a checkpoint; a second Ctrl-C at once
+        if not hasattr(err, "run_dir"):
+            raise  # before the run folder was made: main says so
+        print(f"\ninterrupted before the first checkpoint; {err.run_dir} is removed" if err.removed else
+              f"\ninterrupted; the last checkpoint is in {err.run_dir}; continue with: "
+              f"python run_main.py --resume {err.run_dir}", file=sys.stderr)
+        return 128 + getattr(err, "signum", signal.SIGINT)  # the shell's convention: 130 Ctrl-C, 143 SIGTERM
     if "test_error" in metrics:
         print(f"test classification error {metrics['test_error']:.2f}%")
     if "valid_neg_elbo_at_best" in metrics:
@@ -84,9 +61,9 @@ def run_command(argv):
               f"where the test error was {metrics['test_error_at_best']:.2f}%")
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats after {metrics['epochs']} epochs; "
           f"results in {run_dir}")
-    if cfg["quality"]:
+    if args.quality:
         from tools.measure import evaluate_run
-        evaluate_run(run_dir, ll_k=cfg["ll_k"])
+        evaluate_run(run_dir, ll_k=args.ll_k)
     return 0
 
 

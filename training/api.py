@@ -15,7 +15,6 @@ from scipy.special import expit
 
 from data import streams
 from data.mnist import IMAGE_SIZE, N_CLASSES
-from report.files import create_run_dir, default_run_name, write_json
 from training.flags import FLAGS, MODELS, parse_args
 
 
@@ -121,14 +120,6 @@ def train(**flags):
         raise ValueError(err.getvalue().strip().removeprefix("run_main.py: error: ")) from None
     if args.restore:
         raise ValueError("train() trains; use --restore from the command line")
-    if args.resume:
-        run_dir = Path(args.resume)
-    else:
-        try:
-            run_dir = create_run_dir(args.results_path, args.run_name, default_run_name(args))
-        except FileExistsError:
-            raise ValueError(f"run_name: {args.results_path}/{args.run_name} exists already") from None
-        write_json(run_dir / "config.json", vars(args) | {"run_dir": str(run_dir)})
-    from training.families import train_and_evaluate
-    train_and_evaluate(vars(args) | {"run_dir": str(run_dir)}, run_dir)
+    from training.run_folder import train_in_folder  # the run folder as run_main.py makes, locks and cleans it
+    run_dir, _ = train_in_folder(args)
     return run_dir
