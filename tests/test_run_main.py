@@ -56,16 +56,17 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_runs, model, extra):
 
 
 @pytest.mark.slow
-def test_same_seed_same_metrics_and_run_name_never_overwritten(cli, tmp_path):
+def test_another_seed_other_metrics_and_run_name_never_overwritten(cli, tmp_path):
     args = ["--model", "vae", "--n_train", "600", "--num_epochs", "2", "--PRR", "False", "--results_path", str(tmp_path)]
-    # The three runs are independent: started at once, they share the CPU (a tiny run leaves much of it idle).
-    procs = [cli.start(*args, "--run_name", name, "--seed", seed) for name, seed in (("a", "3"), ("b", "3"), ("c", "4"))]
+    # Two independent runs started at once share the CPU (a tiny run leaves much of it idle). That the same seed
+    # gives the same numbers is tests/training/test_runs.py's parallel pair; here another seed gives others.
+    procs = [cli.start(*args, "--run_name", name, "--seed", seed) for name, seed in (("a", "3"), ("c", "4"))]
     errors = [proc.communicate(timeout=300)[1] for proc in procs]
-    assert [proc.returncode for proc in procs] == [0, 0, 0], errors
+    assert [proc.returncode for proc in procs] == [0, 0], errors
     def losses(name):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader((tmp_path / name / "metrics.csv").open())]
-    assert losses("a") == losses("b")
-    assert losses("a") != losses("c")
+    assert len(losses("a")) == len(losses("c")) == 2
+    assert all(a != c for a, c in zip(losses("a"), losses("c")))
     before = (tmp_path / "a" / "metrics.csv").read_text()
     again = cli.main(*args, "--run_name", "a", timeout=300)
     assert again.returncode == 2 and "exists already" in again.stderr
