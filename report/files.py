@@ -1,4 +1,5 @@
 """One folder per run, created first, never reused and locked while a run writes it; its files, each written whole."""
+import contextlib
 import csv
 import fcntl
 import io
@@ -41,23 +42,28 @@ def create_run_dir(results_path, run_name=None, default_name="run"):
     raise FileExistsError(f"no free run folder name under {root} for {default_name}")
 
 
-def write_atomic(path, text):
-    """Write text to a temporary file beside path, fsync, then rename: readers never see a half-written file.
-
-    A failed write (a full disk, no permission) removes the temporary file and raises OSError naming path.
-    """
+@contextlib.contextmanager
+def atomic_path(path, tmp_name=None):
+    """Yield a temporary path beside path to write; then fsync it and rename it onto path, so that readers and a
+    kill never see a half-written file. A failed write (a full disk, no permission) removes the temporary file and
+    raises OSError naming path."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(tmp_name or f".{path.name}.tmp")
     try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())  # the rename must not land before the data does
         os.replace(tmp, path)
     except OSError as err:
         raise OSError(err.errno, err.strerror, str(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path, text):
+    """Write text to path whole or not at all (atomic_path)."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
 
 
 def write_json(path, obj):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from report.files import write_json
+from report.files import atomic_path, write_json
 
 CHECKPOINT = "checkpoint.npz"
 WEIGHTS = "model.weights.h5"
@@ -43,20 +43,10 @@ class Position:
 
 def save(run_dir, model, optimizer, position):
     """Write the checkpoint to a temporary file in run_dir, then rename it: a kill leaves the last complete one."""
-    path = Path(run_dir) / CHECKPOINT
-    tmp = path.with_name(f".{CHECKPOINT}.tmp")
     arrays = {f"model_{i}": w for i, w in enumerate(model.get_weights())}
     arrays |= {f"optimizer_{i}": v.numpy() for i, v in enumerate(optimizer.variables)}
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, position=np.array(json.dumps(asdict(position))), **arrays)
-            f.flush()
-            os.fsync(f.fileno())  # the rename must not land before the data does
-        os.replace(tmp, path)
-    except OSError as err:  # a full disk or no permission: named, and no temporary file left
-        raise OSError(err.errno, err.strerror, str(path)) from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(Path(run_dir) / CHECKPOINT) as tmp, open(tmp, "wb") as f:
+        np.savez(f, position=np.array(json.dumps(asdict(position))), **arrays)
 
 
 def checkpoint_problem(run_dir):
@@ -123,19 +113,11 @@ class Damaged(Exception):
 def save_weights(model, run_dir):
     """Write the model's weights as checkpoints are written (temporary file, fsync, rename): whole or absent."""
     path = Path(run_dir) / WEIGHTS
-    tmp = path.with_name(f".tmp.{WEIGHTS}")  # Keras needs the .weights.h5 ending
-    try:
-        # HDF5 can crash the process when the disk fills during a save (a segfault was seen): look first.
-        if shutil.disk_usage(path.parent).free < sum(w.nbytes for w in model.get_weights()) + 2 ** 20:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    # HDF5 can crash the process when the disk fills during a save (a segfault was seen): look first.
+    if shutil.disk_usage(path.parent).free < sum(w.nbytes for w in model.get_weights()) + 2 ** 20:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    with atomic_path(path, f".tmp.{WEIGHTS}") as tmp:  # Keras needs the .weights.h5 ending
         model.save_weights(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        raise OSError(err.errno, err.strerror, str(path)) from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def weights_problem(run_dir):
