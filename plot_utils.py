@@ -1,4 +1,4 @@
-"""Drawing: image grids and titled panels with PIL, plots with matplotlib (Agg), GIFs; saved losslessly."""
+"""Drawing: image grids and titled panels with PIL, plots with matplotlib (Agg), GIFs; saved losslessly and atomically."""
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on a server or in CI
@@ -8,6 +8,7 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from data.mnist import IMAGE_SIZE  # noqa: E402
+from report.files import atomic_path  # noqa: E402
 
 HEADER = 18  # pixels of title strip above a panel's blocks
 GAP = 6  # pixels of white between the blocks of a panel
@@ -40,8 +41,7 @@ def image_grid(images, n_img_x, n_img_y, resize_factor=1.0):
 
 def save_grid(path, images, n_img_x, n_img_y, resize_factor=1.0):
     """Save an image grid as PNG and return its path."""
-    image_grid(images, n_img_x, n_img_y, resize_factor).save(path, format="PNG")
-    return path
+    return save_png(image_grid(images, n_img_x, n_img_y, resize_factor), path)
 
 
 def panel_size(block_sizes):
@@ -79,20 +79,25 @@ def panel(blocks, titles):
 
 def save_png(image, path):
     """Save a PIL image losslessly and return the path."""
-    image.save(path, format="PNG")
+    with atomic_path(path) as tmp:  # a full disk or a kill leaves the old file or none, never half of one
+        image.save(tmp, format="PNG")
     return path
 
 
 def save_gif(path, frames, ms_per_frame=120):
     """Save PIL frames as a looping animated GIF (greyscale, so its 256-level palette loses nothing)."""
-    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], duration=ms_per_frame, loop=0)
+    with atomic_path(path) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=ms_per_frame, loop=0)
     return path
 
 
 def save_figure(fig, path, dpi=DPI):
     """Save a matplotlib figure at a fixed size (no tight bbox, so the pixel size never depends on the data)."""
-    fig.savefig(path, format="png", dpi=dpi)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -207,7 +212,7 @@ def learning_curves_figure(rows, title):
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(4 * n_cols, 3.6 * n_rows), squeeze=False, layout="constrained")
     marker = len(epochs) <= MARKED_EPOCHS  # dots on short runs; on long ones they would hide the line
     for ax, term in zip(axes.flat, terms):
-        for split, style in (("train", "o-"), ("test", "s--")):
+        for split, style in (("train", "o-"), ("test", "s--"), ("valid", "^:")):  # valid: with --n_valid
             if f"{split}_{term}" in rows[0]:
                 values = [float(r[f"{split}_{term}"]) for r in rows]
                 ax.plot(epochs, values, style if marker else style.strip("os"), markersize=3,

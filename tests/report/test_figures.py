@@ -183,6 +183,35 @@ def test_learning_curves_wrap_long_term_lists_and_give_the_last_values():
     plot_utils.plt.close(fig)
 
 
+def test_learning_curves_draw_the_validation_terms_beside_train_and_test():
+    rows = [{"epoch": str(e), "train_loss": str(200.0 - e), "test_loss": str(190.0 - e), "valid_loss": str(195.0 - e)}
+            for e in (1, 2)]
+    fig = plot_utils.learning_curves_figure(rows, "title")
+    (loss,) = [ax for ax in fig.axes if ax.get_visible()]
+    assert [t.get_text() for t in loss.get_legend().get_texts()] == ["train: 198.00", "test: 188.00", "valid: 193.00"]
+    plot_utils.plt.close(fig)
+
+
+def test_a_figure_that_cannot_be_written_leaves_the_old_file_and_no_temporary_one(tmp_path, monkeypatch):
+    import errno
+    import os
+    path = tmp_path / "samples_epoch_01.png"
+    plot_utils.save_png(plot_utils.Image.new("L", (28, 28), 0), path)
+    before = path.read_bytes()
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "fsync", full)
+    fig = plot_utils.plt.figure()
+    for save in (lambda: plot_utils.save_png(plot_utils.Image.new("L", (28, 28), 255), path),
+                 lambda: plot_utils.save_gif(path, [plot_utils.Image.new("L", (28, 28), 255)] * 2),
+                 lambda: plot_utils.save_figure(fig, path)):
+        with pytest.raises(OSError) as exc:
+            save()
+        assert (exc.value.errno, exc.value.filename) == (errno.ENOSPC, str(path))
+        assert [p.name for p in tmp_path.iterdir()] == [path.name] and path.read_bytes() == before
+
+
 def test_samples_decode_fixed_prior_draws_one_row_per_label(tmp_path, mnist):
     cfg = small_cfg(dim_z=3)
     for name, model in (("c", FakeModel(n_classes=10, dim_z=3)), ("u", FakeModel(n_classes=0, dim_z=3))):
