@@ -92,6 +92,21 @@ def extend(run_dir, num_epochs):
     write_json(Path(run_dir) / "config.json", cfg | {"num_epochs": num_epochs})
 
 
+def change_learn_rate(run_dir, learn_rate):
+    """--resume --learn_rate R: config.json takes R from the checkpoint's epoch on, the change listed in
+    learn_rate_changes (epoch, old, new). Nothing else changes."""
+    cfg = json.loads((Path(run_dir) / "config.json").read_text())
+    if learn_rate == cfg["learn_rate"]:
+        return
+    epoch = 1
+    if (Path(run_dir) / CHECKPOINT).exists():
+        with np.load(Path(run_dir) / CHECKPOINT) as f:
+            epoch = json.loads(str(f["position"]))["epoch"]
+    change = {"epoch": epoch, "from": cfg["learn_rate"], "to": learn_rate}
+    write_json(Path(run_dir) / "config.json",
+               cfg | {"learn_rate": learn_rate, "learn_rate_changes": cfg.get("learn_rate_changes", []) + [change]})
+
+
 class NonFinite(ArithmeticError):
     """A loss term went nan or inf: the run stopped before saving that epoch (like Keras' TerminateOnNaN)."""
 
@@ -100,10 +115,10 @@ def check_finite(run_dir, epoch, terms):
     """Raise NonFinite naming the epoch and the terms that are not finite; the checkpoint on disk stays the last good one."""
     bad = {name: value for name, value in terms.items() if not math.isfinite(value)}
     if bad:
-        kept = (f"the checkpoint after epoch {epoch - 1} stays in {run_dir}" if epoch > 1
-                else "there was no checkpoint to keep")
-        raise NonFinite(f"epoch {epoch}: {', '.join(f'{k} is {v}' for k, v in bad.items())}; the run stopped and "
-                        f"{kept}; start again with a lower --learn_rate")
+        kept = (f"the checkpoint after epoch {epoch - 1} stays: continue from it with a lower rate, "
+                f"python run_main.py --resume {run_dir} --learn_rate RATE" if epoch > 1
+                else "there was no checkpoint to keep; start again with a lower --learn_rate")
+        raise NonFinite(f"epoch {epoch}: {', '.join(f'{k} is {v}' for k, v in bad.items())}; the run stopped and {kept}")
 
 
 class Damaged(Exception):

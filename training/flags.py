@@ -64,7 +64,7 @@ FLAGS = {
     "data_dir": (str, None, "folder holding the MNIST IDX files (default: the data/ folder of this repository)"),
     "results_path": (str, "results", "folder under which each run writes a new folder of its own"),
     "run_name": (str, None, "name of this run's folder under --results_path (default: model, dim_z and a timestamp); must not exist yet"),
-    "resume": (str, None, "continue the killed or interrupted run in this folder from its last checkpoint, with its own config; with a larger --num_epochs, extend it (constant learning rate only)"),
+    "resume": (str, None, "continue the run in this folder from its last checkpoint, with its own config; a larger --num_epochs extends it, --learn_rate changes the rate (constant rates only)"),
     "restore": (str, None, "remake the figures and test metrics of the finished run in this folder without training (figure flags may differ)"),
     "distribute": (str, "none", "'none' (one device) or 'mirrored' (tf.distribute.MirroredStrategy over all GPUs, or all logical CPUs if none)"),
     "PRR": ("bool", True, "plot reproduce result: test images and their reconstructions"),
@@ -257,7 +257,7 @@ def saved_run_args(args, given, parser):
     run_dir = Path(getattr(args, mode))
     # A resumed run must replay the same run; a restored one may only draw its figures differently.
     allowed = {mode} | ({name for name in FLAGS if name.startswith(FIGURE_PREFIXES)} | {"quality", "ll_k"}
-                        if mode == "restore" else {"num_epochs"})
+                        if mode == "restore" else {"num_epochs", "learn_rate"})
     if args.resume and args.restore:
         parser.error("arguments --resume and --restore: give one of them, not both")
     if given - allowed:
@@ -284,6 +284,9 @@ def saved_run_args(args, given, parser):
         # a finished run resumes only to extend it or to rebuild damaged weights
         check_extension(run_dir, with_flag_defaults(saved), args.num_epochs if "num_epochs" in given else None,
                         finished and not damaged, parser)
+        if "learn_rate" in given and with_flag_defaults(saved)["lr_decay"] != 1.0:
+            parser.error(f"argument --learn_rate: cannot change the learning rate of a run with --lr_decay "
+                         f"{saved['lr_decay']:g}: its schedule is fixed by its first learn_rate")
     merged = with_flag_defaults({k: v for k, v in saved.items() if k in FLAGS})
     return argparse.Namespace(**merged | {name: getattr(args, name) for name in given} | {mode: str(run_dir)})
 

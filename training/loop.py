@@ -147,6 +147,8 @@ def run(family, cfg, run_dir, on_epoch=None):
     eval_batch = make_evaluate(model)
     position = (checkpoint.load(run_dir, model, training.optimizer)
                 or checkpoint.Position(sums=[0.0] * len(training.terms)))
+    if cfg["lr_decay"] == 1.0:  # the checkpoint holds the rate it trained with; --resume --learn_rate may change it
+        training.optimizer.learning_rate.assign(cfg["learn_rate"])
     if (run_dir / "metrics.json").exists():  # --resume of a finished run with damaged weights: remake only them
         checkpoint.save_weights(model, run_dir)
         return json.loads((run_dir / "metrics.json").read_text())

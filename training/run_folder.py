@@ -4,7 +4,7 @@ import shutil
 from pathlib import Path
 
 from report.files import create_run_dir, default_run_name, lock_run_dir, write_json
-from training.checkpoint import CHECKPOINT, extend
+from training.checkpoint import CHECKPOINT, change_learn_rate, extend
 
 
 class FolderError(ValueError):
@@ -14,13 +14,14 @@ class FolderError(ValueError):
 def train_in_folder(args, announce=print):
     """Train and evaluate the run the checked flags describe in its folder; returns (run_dir, metrics).
 
-    --resume reopens (and with a larger --num_epochs extends) its folder, otherwise a new folder is made. An
+    --resume reopens (and with a larger --num_epochs extends, with --learn_rate changes) its folder, otherwise a new folder is made. An
     exception leaving here carries run_dir and removed (True if the run failed before its first checkpoint and
     the folder it made is gone)."""
     if args.resume:
         run_dir = Path(args.resume)  # its config.json stays as written when the run began, but for an extension
         lock = lock_run_dir(run_dir)  # before TensorFlow: a second process is refused at once
         extend(run_dir, args.num_epochs)
+        change_learn_rate(run_dir, args.learn_rate)  # e.g. lower, after a loss went nan
     from training.families import train_and_evaluate  # TensorFlow loads only once the flags are known to be good
     if not args.resume:
         try:

@@ -19,6 +19,9 @@ def rows(run_dir):
 @pytest.mark.slow
 def test_validation_and_a_2_plus_1_epoch_run_equal_a_straight_3_epoch_run(tmp_path, capsys):
     """In this process, run_main.main as the command line calls it: TensorFlow loads once, not three times."""
+    import numpy as np
+    import tensorflow as tf
+
     import run_main
     assert run_main.main([*TINY, "--num_epochs", "3", "--results_path", str(tmp_path), "--run_name", "straight"]) == 0
     out = capsys.readouterr().out
@@ -45,6 +48,17 @@ def test_validation_and_a_2_plus_1_epoch_run_equal_a_straight_3_epoch_run(tmp_pa
     assert cfg.pop("extended_from") == [2] and cfg["num_epochs"] == 3
     assert {k: v for k, v in cfg.items() if k not in ("run_name", "run_dir")} == \
            {k: v for k, v in straight_cfg.items() if k not in ("run_name", "run_dir")}
+
+    # A lower learning rate from the next epoch on (as after a loss went nan): recorded, and the optimizer's.
+    assert run_main.main(["--resume", str(ext), "--num_epochs", "4", "--learn_rate", "0.0001"]) == 0
+    cfg = json.loads((ext / "config.json").read_text())
+    assert cfg["learn_rate"] == 1e-4 and cfg["learn_rate_changes"] == [{"epoch": 4, "from": 1e-3, "to": 1e-4}]
+    assert rows(ext)[:3] == table and len(rows(ext)) == 4
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(ext / "tensorboard"), size_guidance={"tensors": 0})
+    events.Reload()
+    rates = {e.step: float(np.asarray(tf.make_ndarray(e.tensor_proto))) for e in events.Tensors("learning_rate")}
+    assert rates == pytest.approx({1: 1e-3, 2: 1e-3, 3: 1e-3, 4: 1e-4})
 
 
 @pytest.mark.parametrize("saved, argv, text", [
