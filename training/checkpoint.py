@@ -79,32 +79,27 @@ def load(run_dir, model, optimizer):
         return Position(**json.loads(str(f["position"])))
 
 
-def extend(run_dir, num_epochs):
-    """--resume --num_epochs N past the run's own count: config.json takes N (the earlier counts listed in
-    extended_from) and a finished run's metrics.json is kept as metrics_<epochs>_epochs.json. Nothing else changes."""
-    cfg = json.loads((Path(run_dir) / "config.json").read_text())
-    if num_epochs == cfg["num_epochs"]:
-        return
-    finished = Path(run_dir) / "metrics.json"
-    if finished.exists():
-        os.replace(finished, finished.with_name(f"metrics_{cfg['num_epochs']}_epochs.json"))
-    cfg["extended_from"] = cfg.get("extended_from", []) + [cfg["num_epochs"]]
-    write_json(Path(run_dir) / "config.json", cfg | {"num_epochs": num_epochs})
-
-
-def change_learn_rate(run_dir, learn_rate):
-    """--resume --learn_rate R: config.json takes R from the checkpoint's epoch on, the change listed in
-    learn_rate_changes (epoch, old, new). Nothing else changes."""
-    cfg = json.loads((Path(run_dir) / "config.json").read_text())
-    if learn_rate == cfg["learn_rate"]:
-        return
-    epoch = 1
-    if (Path(run_dir) / CHECKPOINT).exists():
-        with np.load(Path(run_dir) / CHECKPOINT) as f:
-            epoch = json.loads(str(f["position"]))["epoch"]
-    change = {"epoch": epoch, "from": cfg["learn_rate"], "to": learn_rate}
-    write_json(Path(run_dir) / "config.json",
-               cfg | {"learn_rate": learn_rate, "learn_rate_changes": cfg.get("learn_rate_changes", []) + [change]})
+def amend(run_dir, num_epochs, learn_rate):
+    """--resume with --num_epochs past the run's own count, or another --learn_rate: config.json takes them, the
+    earlier counts listed in extended_from, the rate changes in learn_rate_changes (epoch, from, to), and a
+    finished run's metrics.json is kept as metrics_<epochs>_epochs.json. Nothing else changes."""
+    path = Path(run_dir) / "config.json"
+    cfg = json.loads(path.read_text())
+    new = dict(cfg)
+    if num_epochs != cfg["num_epochs"]:
+        finished = Path(run_dir) / "metrics.json"
+        if finished.exists():
+            os.replace(finished, finished.with_name(f"metrics_{cfg['num_epochs']}_epochs.json"))
+        new |= {"num_epochs": num_epochs, "extended_from": cfg.get("extended_from", []) + [cfg["num_epochs"]]}
+    if learn_rate != cfg["learn_rate"]:
+        epoch = 1
+        if (Path(run_dir) / CHECKPOINT).exists():
+            with np.load(Path(run_dir) / CHECKPOINT) as f:
+                epoch = json.loads(str(f["position"]))["epoch"]
+        change = {"epoch": epoch, "from": cfg["learn_rate"], "to": learn_rate}
+        new |= {"learn_rate": learn_rate, "learn_rate_changes": cfg.get("learn_rate_changes", []) + [change]}
+    if new != cfg:
+        write_json(path, new)
 
 
 class NonFinite(ArithmeticError):

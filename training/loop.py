@@ -169,12 +169,10 @@ def run(family, cfg, run_dir, on_epoch=None):
             test_terms = evaluate(eval_batch, data.x_test_in, data.x_test, data.y_test, data.eps_test)
             valid_terms = evaluate(eval_batch, *data.valid) if data.valid else {}
             extra = training.epoch_extra(data)
-        checkpoint.check_finite(run_dir, position.epoch, {f"train_{t}": float(v) for t, v in train_terms.items()}
-                                 | {f"test_{t}": float(v) for t, v in test_terms.items()}
-                                 | {f"valid_{t}": float(v) for t, v in valid_terms.items()})  # before any figure or save
         seconds = time.time() - epoch_start
-        print(training.line(label, train_terms, test_terms, valid_terms, extra, seconds), flush=True)
         row, final = epoch_metrics(position.epoch, train_terms, test_terms, seconds, extra, valid_terms)
+        checkpoint.check_finite(run_dir, position.epoch, final)  # before any line, figure or save
+        print(training.line(label, train_terms, test_terms, valid_terms, extra, seconds), flush=True)
         with figure_time:
             figures.epoch_figures(cfg, model, data, run_dir, position.epoch)
             board.epoch(cfg, row, training.optimizer)

@@ -4,7 +4,7 @@ import shutil
 from pathlib import Path
 
 from report.files import create_run_dir, default_run_name, lock_run_dir, write_json
-from training.checkpoint import CHECKPOINT, change_learn_rate, extend
+from training.checkpoint import CHECKPOINT, amend
 
 
 class FolderError(ValueError):
@@ -20,8 +20,7 @@ def train_in_folder(args, announce=print):
     if args.resume:
         run_dir = Path(args.resume)  # its config.json stays as written when the run began, but for an extension
         lock = lock_run_dir(run_dir)  # before TensorFlow: a second process is refused at once
-        extend(run_dir, args.num_epochs)
-        change_learn_rate(run_dir, args.learn_rate)  # e.g. lower, after a loss went nan
+        amend(run_dir, args.num_epochs, args.learn_rate)  # an extension, or a new rate (after a loss went nan, say)
     from training.families import train_and_evaluate  # TensorFlow loads only once the flags are known to be good
     if not args.resume:
         try:
