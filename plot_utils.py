@@ -8,7 +8,7 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from data.mnist import IMAGE_SIZE  # noqa: E402
-from report.files import atomic_path  # noqa: E402
+from runs.files import atomic_path  # noqa: E402
 
 HEADER = 18  # pixels of title strip above a panel's blocks
 GAP = 6  # pixels of white between the blocks of a panel

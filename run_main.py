@@ -5,9 +5,10 @@ import sys
 from pathlib import Path
 
 from data.mnist import MNISTError
-from report.files import RunLocked, create_run_dir, restore_dir_name, write_json
-from training.checkpoint import Damaged, NonFinite
-from training.flags import MODELS, build_parser, parse_args
+from runs.files import RunLocked, create_run_dir, restore_dir_name, write_json
+from runs.checkpoint import Damaged, NonFinite
+from runs.folder import parse_run_args
+from training.flags import MODELS, build_parser
 from training.run_folder import FolderError, train_in_folder
 
 NON_FINITE = 3  # exit status: a loss went nan or inf (README, exit statuses)
@@ -29,7 +30,7 @@ def main(argv=None):
 
 
 def run_command(argv):
-    args = parse_args(argv)
+    args = parse_run_args(argv)
     if args.quality and MODELS[args.model].conditioned:
         from evaluation.classifier import default_path
         if not default_path().exists():  # found out now, not after the training

@@ -16,6 +16,7 @@ import keras  # noqa: E402
 
 from evaluation.metrics import TERMS  # noqa: E402
 from training import checkpoint, flags  # noqa: E402
+from runs.folder import RunFolder  # noqa: E402
 from training.families import FAMILIES, train_and_evaluate  # noqa: E402
 
 
@@ -44,7 +45,7 @@ def main():
           f"(mean of {args.repeats})")
     if args.epochs:
         with tempfile.TemporaryDirectory() as tmp:
-            train_and_evaluate(cfg | {"num_epochs": args.epochs}, Path(tmp))
+            train_and_evaluate(cfg | {"num_epochs": args.epochs}, RunFolder(tmp))
             seconds = [float(r["seconds"]) for r in csv.DictReader((Path(tmp) / "metrics.csv").open())]
         print(f"seconds per epoch (training and test evaluation, without the checkpoint): {seconds}; "
               f"a checkpoint adds {100 * save_s / min(seconds):.1f}% to the fastest epoch")

@@ -50,6 +50,8 @@ def differences(old, new, may_differ):
     """The files of run folder old that new lacks or holds otherwise (timings and seconds left out)."""
     found = []
     for a in sorted(p for p in old.rglob("*") if p.is_file()):
+        if a.name.startswith("events.out.tfevents."):  # TensorBoard names its event files by time and process
+            continue
         b = new / a.relative_to(old)
         if not b.exists():
             found.append(f"{b}: missing")

@@ -1,1 +1,1 @@
-"""What a run writes: its folder and files, the figures (what and when), and the index page."""
+"""What a run shows: the figures (what and when), the index page and the TensorBoard events."""

@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from report.files import write_atomic
+from runs.files import write_atomic
 
 
 def run_title(cfg, epoch=None):

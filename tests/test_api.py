@@ -15,7 +15,8 @@ from training.api import RunError, load_run, train
 def test_train_makes_the_cli_run_folder_and_trains_with_its_config(tmp_path, monkeypatch):
     """train() checks the flags and makes the folder as run_main.py does, then calls the same training function."""
     calls = []  # a stand-in for training.families, so that TensorFlow need not load
-    stand_in = types.SimpleNamespace(train_and_evaluate=lambda cfg, run_dir: calls.append((cfg, run_dir)))
+    stand_in = types.SimpleNamespace(train_and_evaluate=lambda cfg, folder: calls.append((cfg, folder.path)),
+                                     rebuild_weights=None)
     monkeypatch.setitem(sys.modules, "training.families", stand_in)
     run_dir = train(model="vae", dim_z=3, n_train=500, PRR=False, results_path=tmp_path, run_name="vae")
     assert run_dir == tmp_path / "vae" and run_dir.is_dir()

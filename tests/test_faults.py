@@ -12,8 +12,9 @@ import h5py
 import numpy as np
 import pytest
 
-from report import files
-from training import checkpoint
+from runs import files
+from runs import checkpoint
+from runs.folder import parse_run_args
 from training.flags import parse_args
 
 TINY = ["--model", "vae", "--n_train", "500", "--n_hidden", "32", "--PRR", "False", "--interp", "False"]
@@ -53,7 +54,7 @@ def test_a_loss_going_nan_stops_the_run_with_status_3_and_leaves_nothing(cli, tm
 
 
 def test_a_non_finite_term_names_the_epoch_and_keeps_the_last_checkpoint(tmp_path):
-    from training.checkpoint import NonFinite, check_finite
+    from runs.checkpoint import NonFinite, check_finite
     check_finite(tmp_path, 3, {"train_loss": 1.0, "test_loss": 2.0})
     with pytest.raises(NonFinite, match=r"^epoch 3: test_loss is inf; .*checkpoint after epoch 2 stays: .* --resume .* --learn_rate RATE$"):
         check_finite(tmp_path, 3, {"train_loss": 1.0, "test_loss": float("inf")})
@@ -78,13 +79,13 @@ def test_cut_off_weights_are_refused_by_restore_and_measure_leaving_nothing(cli,
         line = one_line(out)
         assert f"{run / checkpoint.WEIGHTS} is damaged" in line and f"--resume {run}' rebuilds it" in line
     assert snapshot(run) == before  # no restore_* folder
-    assert parse_args(["--resume", str(run)]).resume == str(run)  # a finished run resumes to rebuild its weights
+    assert parse_run_args(["--resume", str(run)]).resume == str(run)  # a finished run resumes to rebuild its weights
 
 
 def test_a_finished_run_with_good_weights_is_not_resumed(tmp_path, capsys):
     run = fake_run(tmp_path / "r")
     with pytest.raises(SystemExit) as exc:
-        parse_args(["--resume", str(run)])
+        parse_run_args(["--resume", str(run)])
     assert exc.value.code == 2 and "has finished already" in capsys.readouterr().err
 
 
@@ -102,7 +103,7 @@ def test_a_damaged_checkpoint_or_config_refuses_resume_in_one_line(tmp_path, cap
     (run / name).write_bytes(bytes(data))
     before = snapshot(run)
     with pytest.raises(SystemExit) as exc:
-        parse_args(["--resume", str(run)])
+        parse_run_args(["--resume", str(run)])
     err = capsys.readouterr().err.strip().splitlines()
     assert exc.value.code == 2 and len(err) == 1 and f"{run / name} is damaged ({reason}" in err[0]
     assert snapshot(run) == before

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from data.mnist import DATA_DIR, N_TEST_IMAGES, load_mnist
 from evaluation.classifier import CAS_N, ClassifierMissing, default_path, load_classifier
-from training.checkpoint import Damaged, damaged_weights_message
+from runs.checkpoint import Damaged, damaged_weights_message
 from training.flags import FLAGS, MODELS
 
 LL_K = FLAGS["ll_k"][1]
@@ -63,7 +63,7 @@ def evaluate_run(run_dir, ll_k, cas_n=CAS_N, classifier_path=None, export=None, 
     from data.prepare import load_run_data, prepare
     from evaluation import quality
     from evaluation.classifier import EPOCHS as CLASSIFIER_EPOCHS, accuracy
-    from report.files import write_json
+    from runs.files import write_json
     from training.families import load_trained_model
 
     run_dir = Path(run_dir)

@@ -4,7 +4,7 @@ import shutil
 from data.prepare import load_run_data
 from evaluation.metrics import evaluate, make_evaluate, make_test_error
 from report import figures
-from report.files import write_json
+from runs.files import write_json
 from report.page import write_index
 from training.families import load_trained_model
 from training.flags import MODELS

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from report.files import create_run_dir, default_run_name, write_json
+from runs.files import create_run_dir, default_run_name, write_json
 from training import flags
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +102,8 @@ def trial(params, base):
     """One Tune trial: a run folder under the sweep's results path, trained with metrics and the folder reported as
     a checkpoint each epoch; restarted after its worker died, it continues that folder as --resume does."""
     from ray import tune
-    from training.checkpoint import CHECKPOINT
+    from runs.checkpoint import CHECKPOINT
+    from runs.folder import RunFolder
     from training.families import train_and_evaluate
     cfg = base | params
     restored = tune.get_checkpoint()
@@ -123,7 +124,7 @@ def trial(params, base):
 
     # The last epoch is reported once the run has finished: the scheduler stops a trial at its last report, and
     # the run must have written its weights and metrics.json by then.
-    train_and_evaluate(cfg, run_dir, on_epoch=lambda row: row["epoch"] < cfg["num_epochs"] and report(row))
+    train_and_evaluate(cfg, RunFolder(run_dir), on_epoch=lambda row: row["epoch"] < cfg["num_epochs"] and report(row))
     with open(run_dir / "metrics.csv") as f:
         final = list(csv.DictReader(f))[-1]
     report({k: int(v) if k == "epoch" else float(v) for k, v in final.items()})

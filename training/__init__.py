@@ -1,2 +1,2 @@
 """Training: the flags (flags.py, no TensorFlow), the one epoch loop and run recipe (loop.py), compiled steps,
-checkpoints, and the model families with their registry (families.py)."""
+and the model families with their registry (families.py)."""

@@ -15,7 +15,8 @@ from scipy.special import expit
 
 from data import streams
 from data.mnist import IMAGE_SIZE, N_CLASSES
-from training.flags import FLAGS, MODELS, parse_args
+from runs.folder import parse_run_args
+from training.flags import FLAGS, MODELS
 
 
 def images(x):
@@ -115,7 +116,7 @@ def train(**flags):
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            args = parse_args(flags_argv(flags))
+            args = parse_run_args(flags_argv(flags))
     except SystemExit:
         raise ValueError(err.getvalue().strip().removeprefix("run_main.py: error: ")) from None
     if args.restore:

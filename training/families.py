@@ -4,7 +4,8 @@ from pathlib import Path
 
 from cvae.model import CVAE
 from m2.model import M1M2, M2
-from training import checkpoint, loop
+from runs import checkpoint
+from training import loop
 from training.family_m2 import M1M2Training, M2Training
 from training.family_vae import VAETraining
 from training.flags import with_flag_defaults
@@ -18,9 +19,18 @@ FAMILIES = {
 }
 
 
-def train_and_evaluate(cfg, run_dir, on_epoch=None):
-    """Train the model cfg names into run_dir with the one recipe (loop.run); returns metrics.json's contents."""
-    return loop.run(FAMILIES[cfg["model"]], cfg, run_dir, on_epoch)
+def train_and_evaluate(cfg, folder, on_epoch=None):
+    """Train the model cfg names into the run folder (a runs.folder.RunFolder) with the one recipe (loop.run);
+    returns metrics.json's contents."""
+    return loop.run(FAMILIES[cfg["model"]], cfg, folder, on_epoch)
+
+
+def rebuild_weights(cfg, run_dir):
+    """--resume of a finished run whose model.weights.h5 is damaged: write it again from the checkpoint's model
+    arrays (nothing else of the run changes)."""
+    model = FAMILIES[cfg["model"]].build_model(cfg)
+    checkpoint.load_model(run_dir, model)
+    checkpoint.save_weights(model, run_dir)
 
 
 def load_trained_model(run_dir):

@@ -1,5 +1,4 @@
 """The one engine: the epoch loop with its checkpoints, and the run recipe every model family follows."""
-import json
 import time
 from dataclasses import dataclass
 
@@ -9,10 +8,9 @@ import keras
 from data.prepare import load_run_data
 from evaluation.metrics import evaluate, make_evaluate
 from report import figures
-from report.files import write_csv, write_json
 from report.page import write_index
 from report.tensorboard import Board
-from training import checkpoint
+from runs import checkpoint
 
 
 @dataclass(frozen=True)
@@ -95,21 +93,21 @@ def best_by_validation(rows, chosen_by=Training.chosen_by):
             f"test_{name}_at_best": float(best[f"test_{measure}"])}
 
 
-def checkpointed_epochs(cfg, run_dir, model, optimizer, position, train_one, end_epoch, on_epoch, start_time):
+def checkpointed_epochs(cfg, folder, model, optimizer, position, train_one, end_epoch, on_epoch, start_time):
     """The epoch loop every model shares: train from position to --num_epochs, checkpointing after each epoch.
 
     train_one(position, label, stop) trains the rest of position's epoch (False if stop() ended it early);
     end_epoch(position, label, epoch_start) evaluates, prints and draws, returning the epoch's metrics.csv row
-    and its full-precision metrics. metrics.csv is rewritten whole from the checkpoint after each epoch (no gaps,
-    no repeats after a resume); on_epoch(row), if given, gets each row. A stop request (Ctrl-C, SIGTERM) saves
-    the position, even inside an epoch, and raises checkpoint.Stopped. Returns the last position and the run's
-    wall seconds in all, resumed parts included.
+    and its full-precision metrics. folder.save_checkpoint writes the checkpoint and metrics.csv whole from it after
+    each epoch (no gaps, no repeats after a resume); on_epoch(row), if given, gets each row. A stop request (Ctrl-C,
+    SIGTERM) saves the position, even inside an epoch, and raises checkpoint.Stopped. Returns the last position and
+    the run's wall seconds in all, resumed parts included.
     """
     wall_before, num_epochs = position.wall_seconds, cfg["num_epochs"]
 
     def save(position):
         position.wall_seconds = wall_before + time.time() - start_time
-        checkpoint.save(run_dir, model, optimizer, position)
+        folder.save_checkpoint(model, optimizer, position)
 
     with checkpoint.ctrl_c_requests() as stop:
         while position.epoch <= num_epochs:
@@ -123,7 +121,6 @@ def checkpointed_epochs(cfg, run_dir, model, optimizer, position, train_one, end
             position.rows.append(row)
             position = position.next_epoch()
             save(position)
-            write_csv(run_dir / "metrics.csv", position.rows)
             if on_epoch:
                 on_epoch(row)
             if stop():
@@ -131,33 +128,32 @@ def checkpointed_epochs(cfg, run_dir, model, optimizer, position, train_one, end
     return position, wall_before + time.time() - start_time
 
 
-def run(family, cfg, run_dir, on_epoch=None):
-    """Train the model cfg describes, evaluate on the test set each epoch, write everything into run_dir.
+def run(family, cfg, folder, on_epoch=None):
+    """Train the model cfg describes, evaluate on the test set each epoch, write everything into the run folder
+    (a runs.folder.RunFolder).
 
     The recipe of every family: seed, data, the family's model, optimizer and steps, checkpoint, epochs, timings,
-    weights, figures, metrics.json, index page. Each epoch ends with a checkpoint; a run_dir that holds one is
+    figures, weights and metrics.json, index page. Each epoch ends with a checkpoint; a folder that holds one is
     continued from it. on_epoch(row), if given, gets each epoch's metrics.csv row. Ctrl-C or SIGTERM saves a
     checkpoint, then raises checkpoint.Stopped. Returns metrics.json's contents.
     """
-    start_time = time.time()
+    start_time, run_dir = time.time(), folder.path
     keras.utils.set_random_seed(cfg["seed"])
     data = load_run_data(cfg)
     training = family.training(family, cfg, data, run_dir)
     model = training.model
     eval_batch = make_evaluate(model)
-    position = (checkpoint.load(run_dir, model, training.optimizer)
+    position = (folder.load_checkpoint(model, training.optimizer)
                 or checkpoint.Position(sums=[0.0] * len(training.terms)))
     if cfg["lr_decay"] == 1.0:  # the checkpoint holds the rate it trained with; --resume --learn_rate may change it
         training.optimizer.learning_rate.assign(cfg["learn_rate"])
-    if (run_dir / "metrics.json").exists():  # --resume of a finished run with damaged weights: remake only them
-        checkpoint.save_weights(model, run_dir)
-        return json.loads((run_dir / "metrics.json").read_text())
     # Where the run's time goes, reported in metrics.json: figures must not dominate it (benchmarks/ read these).
     train_time, evaluate_time, figure_time = Stopwatch(), Stopwatch(), Stopwatch()
     board = Board(run_dir)
     if position.epoch == 1 and position.calls_done == 0:
         with figure_time:
             figures.start_figures(cfg, data, run_dir)
+    folder.boundary("setup")
 
     def train_one(position, label, stop):
         with train_time:
@@ -176,20 +172,21 @@ def run(family, cfg, run_dir, on_epoch=None):
         with figure_time:
             figures.epoch_figures(cfg, model, data, run_dir, position.epoch)
             board.epoch(cfg, row, training.optimizer)
+        folder.boundary("epoch_figures")
         return row, final
 
-    position, wall_seconds = checkpointed_epochs(cfg, run_dir, model, training.optimizer, position, train_one,
+    position, wall_seconds = checkpointed_epochs(cfg, folder, model, training.optimizer, position, train_one,
                                                  end_epoch, on_epoch, start_time)
-    checkpoint.save_weights(model, run_dir)
     with figure_time:
         figures.final_figures(cfg, model, data, run_dir)
         board.projector(data, model)
     board.close()
+    folder.boundary("final_figures")
     valid = {"n_valid": len(data.valid[0]), **best_by_validation(position.rows, training.chosen_by)} if data.valid else {}
     metrics = {"epochs": cfg["num_epochs"], "n_train": len(data.x_train), "n_test": len(data.x_test),
                **training.run_metrics(position.rows), **valid, **position.final, "test_neg_elbo": position.final["test_loss"],
                "train_seconds": round(train_time.seconds, 2), "evaluate_seconds": round(evaluate_time.seconds, 2),
                "figure_seconds": round(figure_time.seconds, 2), "wall_seconds": round(wall_seconds, 2)}
-    write_json(run_dir / "metrics.json", metrics)
+    folder.finish(model, metrics)
     write_index(cfg, run_dir)  # last: the page shows metrics.json
     return metrics

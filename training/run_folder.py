@@ -1,10 +1,12 @@
 """A training run in its own folder, as run_main.py and training.api.train start it: made or reopened, locked
 for its life, and removed again if it fails before its first checkpoint."""
+import json
 import shutil
 from pathlib import Path
 
-from report.files import create_run_dir, default_run_name, lock_run_dir, write_json
-from training.checkpoint import CHECKPOINT, amend
+from runs.files import create_run_dir, default_run_name, lock_run_dir, write_json
+from runs.checkpoint import CHECKPOINT, amend
+from runs.folder import RunFolder
 
 
 class FolderError(ValueError):
@@ -21,7 +23,7 @@ def train_in_folder(args, announce=print):
         run_dir = Path(args.resume)  # its config.json stays as written when the run began, but for an extension
         lock = lock_run_dir(run_dir)  # before TensorFlow: a second process is refused at once
         amend(run_dir, args.num_epochs, args.learn_rate)  # an extension, or a new rate (after a loss went nan, say)
-    from training.families import train_and_evaluate  # TensorFlow loads only once the flags are known to be good
+    from training.families import rebuild_weights, train_and_evaluate  # TensorFlow loads once the flags are good
     if not args.resume:
         try:
             run_dir = create_run_dir(args.results_path, args.run_name, default_run_name(args))
@@ -37,7 +39,10 @@ def train_in_folder(args, announce=print):
         if not args.resume:
             write_json(run_dir / "config.json", cfg)
         announce(f"run folder: {run_dir}")
-        return run_dir, train_and_evaluate(cfg, run_dir)
+        if args.resume and (run_dir / "metrics.json").exists():  # a finished run resumed: its weights were damaged
+            rebuild_weights(cfg, run_dir)
+            return run_dir, json.loads((run_dir / "metrics.json").read_text())
+        return run_dir, train_and_evaluate(cfg, RunFolder(run_dir))
     except BaseException as err:
         err.run_dir, err.removed = run_dir, not args.resume and not any(run_dir.rglob(CHECKPOINT))
         if err.removed:  # failed before its first checkpoint: the folder it made holds nothing to keep

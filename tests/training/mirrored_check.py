@@ -16,6 +16,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 from training import flags, mirrored  # noqa: E402  (after the devices are set)
+from runs.folder import RunFolder  # noqa: E402
 from training.families import train_and_evaluate  # noqa: E402
 
 assert mirrored.make_strategy("mirrored").num_replicas_in_sync == 2
@@ -24,5 +25,5 @@ cfg |= dict(n_train=1000, batch_size=100, num_epochs=2, n_hidden=32, PRR=False, 
 out = {}
 for name in ("none", "mirrored"):
     (Path(sys.argv[1]) / name).mkdir()
-    out[name] = train_and_evaluate(cfg | {"distribute": name}, Path(sys.argv[1]) / name)
+    out[name] = train_and_evaluate(cfg | {"distribute": name}, RunFolder(Path(sys.argv[1]) / name))
 print(json.dumps(out))

@@ -136,7 +136,9 @@ def test_smoke_run_reports_test_error_and_reloads(semi_smoke_runs, tmp_path, mod
 def test_stopped_semisupervised_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, model):
     import contextlib
     import signal
-    from training import checkpoint, family_m2
+    from runs import checkpoint
+    from training import family_m2
+    from runs.folder import RunFolder
     from training.families import train_and_evaluate
     monkeypatch.setattr(family_m2, "STEPS_PER_CALL", 4)  # 11 steps an epoch: calls of 4, 4 and 3 steps
     args = ["--model", model, "--n_train", "800", "--n_labeled", "50", "--num_epochs", "2", "--n_hidden", "16",
@@ -150,7 +152,7 @@ def test_stopped_semisupervised_run_resumes_to_the_uninterrupted_result(tmp_path
         run_dir = tmp_path / name
         run_dir.mkdir()
         cfg = vars(parse_args(args + ["--results_path", str(tmp_path)])) | {"run_dir": str(run_dir)}
-        return run_dir, (lambda: train_and_evaluate(cfg, run_dir))
+        return run_dir, (lambda: train_and_evaluate(cfg, RunFolder(run_dir)))
 
     ref_dir, train_ref = run("reference")
     ref_metrics = train_ref()

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from runs.folder import parse_run_args
 from training.flags import FLAGS, GROUPS, build_parser, flag_table, help_entry, parse_args, shown_default
 
 
@@ -58,7 +59,7 @@ def test_bad_values_exit_2(argv, capsys):
 ])
 def test_bad_semisupervised_flags_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
-        parse_args(argv)
+        parse_run_args(argv)
     assert exc.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
@@ -71,21 +72,21 @@ def test_alpha_defaults_by_model_and_a_resumed_run_keeps_its_own(tmp_path):
     assert parse_args(["--model", "cvae"]).alpha is None  # no classification term
     saved = vars(parse_args(["--model", "m2", "--alpha", "0.5"]))
     (tmp_path / "config.json").write_text(json.dumps(saved))
-    assert parse_args(["--resume", str(tmp_path)]).alpha == 0.5
+    assert parse_run_args(["--resume", str(tmp_path)]).alpha == 0.5
     old = {k: v for k, v in saved.items() if k != "alpha"} | {"model": "m2"}  # a config saved before the flag
     (tmp_path / "config.json").write_text(json.dumps(old))
-    assert parse_args(["--resume", str(tmp_path)]).alpha == 1000.0
+    assert parse_run_args(["--resume", str(tmp_path)]).alpha == 1000.0
 
 
 def test_m1_run_must_be_a_finished_vae_of_the_right_size(tmp_path, capsys):
     (tmp_path / "config.json").write_text(json.dumps({"model": "vae", "dim_z": 50, "n_hidden": 500}))
     (tmp_path / "model.weights.h5").write_bytes(b"")
-    assert parse_args(["--model", "m1m2", "--m1_run", str(tmp_path)]).m1_run == str(tmp_path)
+    assert parse_run_args(["--model", "m1m2", "--m1_run", str(tmp_path)]).m1_run == str(tmp_path)
     with pytest.raises(SystemExit):
-        parse_args(["--model", "m1m2", "--m1_run", str(tmp_path), "--n_hidden", "64"])
+        parse_run_args(["--model", "m1m2", "--m1_run", str(tmp_path), "--n_hidden", "64"])
     assert "n_hidden 64" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # the M1 run saved before --activation is an elu_tanh one
-        parse_args(["--model", "m1m2", "--m1_run", str(tmp_path), "--activation", "softplus"])
+        parse_run_args(["--model", "m1m2", "--m1_run", str(tmp_path), "--activation", "softplus"])
     assert "activation elu_tanh" in capsys.readouterr().err
 
 

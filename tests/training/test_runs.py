@@ -107,7 +107,9 @@ def test_ctrl_c_or_sigterm_saves_a_checkpoint_and_exits_128_plus_the_signal(para
 @pytest.mark.slow
 def test_stop_inside_an_epoch_checkpoints_its_position_and_resumes_exactly(parallel_pair, tmp_path, monkeypatch):
     import contextlib
-    from training import checkpoint, flags
+    from runs import checkpoint
+    from training import flags
+    from runs.folder import RunFolder
     from training.families import train_and_evaluate
     _, ref_rows, ref_metrics = reference(parallel_pair)
     polls = []
@@ -119,14 +121,14 @@ def test_stop_inside_an_epoch_checkpoints_its_position_and_resumes_exactly(paral
     monkeypatch.setattr(checkpoint, "ctrl_c_requests", ctrl_c_after_five_polls)
     cfg = vars(flags.parse_args(TINY + ["--results_path", str(tmp_path)])) | {"run_dir": str(tmp_path)}
     with pytest.raises(KeyboardInterrupt):
-        train_and_evaluate(cfg, tmp_path)
+        train_and_evaluate(cfg, RunFolder(tmp_path))
     with __import__("numpy").load(tmp_path / checkpoint.CHECKPOINT) as f:
         position = json.loads(str(f["position"]))
     assert (position["epoch"], position["calls_done"], position["step"]) == (2, 1, 125 + 50)
     assert rows(tmp_path) == ref_rows[:1]
 
     monkeypatch.setattr(checkpoint, "ctrl_c_requests", lambda: contextlib.nullcontext(lambda: False))
-    metrics = train_and_evaluate(cfg, tmp_path)
+    metrics = train_and_evaluate(cfg, RunFolder(tmp_path))
     assert rows(tmp_path) == ref_rows
     assert metrics["test_neg_elbo"] == ref_metrics["test_neg_elbo"]
 
@@ -151,7 +153,8 @@ def test_restore_remakes_metrics_and_figures_without_training(parallel_pair, cli
 @pytest.mark.slow
 def test_resume_refuses_a_finished_run_and_extra_flags(parallel_pair):
     ref_dir, _, _ = reference(parallel_pair)
-    from training.flags import build_parser, saved_run_args
+    from runs.folder import saved_run_args
+    from training.flags import build_parser
     import argparse
     parser = build_parser()
     with pytest.raises(SystemExit) as stop:

@@ -5,6 +5,7 @@ import json
 import h5py
 import pytest
 
+from runs.folder import parse_run_args
 from training.flags import parse_args
 
 TINY = ["--model", "vae", "--n_train", "500", "--n_valid", "100", "--batch_size", "100", "--n_hidden", "32", "--dim_z", "2",
@@ -74,7 +75,7 @@ def test_an_extension_that_would_change_the_run_is_refused_in_one_line(tmp_path,
     with h5py.File(tmp_path / "model.weights.h5", "w") as f:  # whole weights: a finished run, not one to rebuild
         f.create_dataset("w", data=[1.0])
     with pytest.raises(SystemExit) as exc:
-        parse_args(["--resume", str(tmp_path), *argv])
+        parse_run_args(["--resume", str(tmp_path), *argv])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and text in err and len(err.strip().splitlines()) == 1
 

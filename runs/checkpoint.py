@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from report.files import atomic_path, write_json
+from runs.files import atomic_path, write_json
 
 CHECKPOINT = "checkpoint.npz"
 WEIGHTS = "model.weights.h5"
@@ -77,6 +77,12 @@ def load(run_dir, model, optimizer):
         for i, variable in enumerate(optimizer.variables):
             variable.assign(f[f"optimizer_{i}"])
         return Position(**json.loads(str(f["position"])))
+
+
+def load_model(run_dir, model):
+    """Set the model's weights from run_dir's checkpoint, leaving the optimizer state aside."""
+    with np.load(Path(run_dir) / CHECKPOINT) as f:
+        model.set_weights([f[f"model_{i}"] for i in range(sum(name.startswith("model_") for name in f.files))])
 
 
 def amend(run_dir, num_epochs, learn_rate):
