@@ -1,13 +1,14 @@
 """Train a VAE, CVAE, M2 or M1+M2 on MNIST: parse and check the flags, make the run folder, train and evaluate."""
 import shutil
-import signal
 import sys
 from pathlib import Path
 
 from data.mnist import MNISTError
-from runs.files import RunLocked, create_run_dir, restore_dir_name, write_json
-from runs.checkpoint import Damaged, NonFinite
-from runs.folder import parse_run_args
+from runs import stops
+from runs.checkpoint import NonFinite
+from runs.errors import status_and_line
+from runs.files import restore_dir_name
+from runs.folder import RunFolder, parse_run_args
 from training.flags import MODELS, build_parser
 from training.run_folder import FolderError, train_in_folder
 
@@ -16,17 +17,46 @@ NON_FINITE = 3  # exit status: a loss went nan or inf (README, exit statuses)
 
 def main(argv=None):
     """Run the command; every failure it expects ends in one line on stderr and its exit status."""
-    try:
-        return run_command(argv)
-    except (RunLocked, Damaged) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:  # a full disk or no permission: the writer named its file and removed its temporary one
-        print(f"error: cannot write {err.filename or 'a file'}: {err.strerror or err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:  # Ctrl-C before training began (TensorFlow importing): nothing to resume
-        print("\ninterrupted before training began; nothing was saved", file=sys.stderr)
-        return 128 + signal.SIGINT
+    with stops.sigterm_interrupts():  # SIGTERM before training (TensorFlow importing) ends as Ctrl-C does
+        try:
+            return run_command(argv)
+        except KeyboardInterrupt as err:  # Stopped after Ctrl-C or SIGTERM; a second Ctrl-C at once
+            print(f"\n{interrupted(err)}", file=sys.stderr)
+            return stops.exit_status(err)
+        except NonFinite as err:
+            print(f"error: {err}{rolled_back(err)}", file=sys.stderr)
+            return NON_FINITE
+        except MNISTError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        except Exception as err:
+            known = status_and_line(err)
+            if known is None:
+                raise
+            print(known[1], file=sys.stderr)
+            return known[0]
+
+
+def interrupted(err):
+    """The line after Ctrl-C or SIGTERM: what was kept, and how to go on."""
+    run_dir = getattr(err, "run_dir", None)
+    if run_dir is None:
+        return "interrupted before training began; nothing was saved"
+    if getattr(err, "restore_dir", None):
+        return f"interrupted; {err.restore_dir} is removed and {run_dir} is as it was"
+    if err.removed:
+        return f"interrupted before the first checkpoint; {run_dir} is removed"
+    if err.rolled_back:
+        return (f"interrupted before the extension's first new epoch ended; {run_dir} is as it was, finished at "
+                f"{err.rolled_back} epochs (extend it again with --resume {run_dir} --num_epochs N)")
+    return f"interrupted; the last checkpoint is in {run_dir}; continue with: python run_main.py --resume {run_dir}"
+
+
+def rolled_back(err):
+    if getattr(err, "rolled_back", None):
+        return (f"; the extension is undone and {err.run_dir} is finished as it was, at {err.rolled_back} epochs "
+                f"(extend it at a lower rate: --resume {err.run_dir} --num_epochs N --learn_rate RATE)")
+    return ""
 
 
 def run_command(argv):
@@ -42,16 +72,6 @@ def run_command(argv):
         run_dir, metrics = train_in_folder(args, announce=lambda line: print(line, flush=True))
     except FolderError as err:
         build_parser().error(str(err))
-    except (MNISTError, NonFinite) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1 if isinstance(err, MNISTError) else NON_FINITE
-    except KeyboardInterrupt as err:  # Stopped after Ctrl-C or SIGTERM saved a checkpoint; a second Ctrl-C at once
-        if not hasattr(err, "run_dir"):
-            raise  # before the run folder was made: main says so
-        print(f"\ninterrupted before the first checkpoint; {err.run_dir} is removed" if err.removed else
-              f"\ninterrupted; the last checkpoint is in {err.run_dir}; continue with: "
-              f"python run_main.py --resume {err.run_dir}", file=sys.stderr)
-        return 128 + getattr(err, "signum", signal.SIGINT)  # the shell's convention: 130 Ctrl-C, 143 SIGTERM
     if "test_error" in metrics:
         print(f"test classification error {metrics['test_error']:.2f}%")
     if "valid_neg_elbo_at_best" in metrics:
@@ -69,27 +89,29 @@ def run_command(argv):
 
 
 def restore_main(args):
-    """--restore: remake a finished run's figures and test metrics in a new folder inside its run folder."""
-    run_dir = Path(args.restore)
+    """--restore: remake a finished run's figures and test metrics in a new folder inside its run folder. The run is
+    only read (each file against one manifest), so it is left as it is."""
+    run = Path(args.restore)
     try:
-        out_dir = create_run_dir(run_dir, None, restore_dir_name())
+        out = RunFolder.create(run, None, restore_dir_name(), lambda path: vars(args) | {"run_dir": str(path)})
     except OSError as err:
-        build_parser().error(f"argument --restore: cannot make a folder in {run_dir} ({err.strerror}); "
+        build_parser().error(f"argument --restore: cannot make a folder in {run} ({err.strerror}); "
                              "copy the run folder somewhere writable and restore the copy")
-    cfg = vars(args) | {"run_dir": str(out_dir)}
     try:
-        write_json(out_dir / "config.json", cfg)
         from tools.restore import restore  # TensorFlow loads here
-        metrics = restore(cfg, run_dir, out_dir)
-    except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)  # its own folder only: no half-made restore_* is left behind
+        metrics = restore(vars(args) | {"run_dir": str(out.path)}, run, out.path)
+    except BaseException as err:
+        shutil.rmtree(out.path, ignore_errors=True)  # its own folder only: no half-made restore_* is left behind
+        err.run_dir, err.restore_dir = run, out.path
         raise
+    finally:
+        out.release()
     if "test_error" in metrics:
         print(f"test classification error {metrics['test_error']:.2f}% (restored)")
-    print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats (restored, no training); results in {out_dir}")
+    print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats (restored, no training); results in {out.path}")
     if args.quality:  # measured on the run folder's own model, into its metrics.json
         from tools.measure import evaluate_run
-        evaluate_run(run_dir, ll_k=args.ll_k)
+        evaluate_run(run, ll_k=args.ll_k)
     return 0
 
 

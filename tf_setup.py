@@ -1,23 +1,41 @@
-"""Import TensorFlow and Keras without the CUDA and oneDNN start-up chatter a CPU-only user should not see."""
+"""Import TensorFlow and Keras without the C++ runtime's log lines a user did not ask for: the oneDNN and CUDA
+start-up chatter, and the failed cuInit of a machine with CUDA libraries but no usable GPU. A user who sets
+TF_CPP_MIN_LOG_LEVEL themselves gets what they asked for, and no line is hidden from them."""
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+CHOSEN_HERE = "VAE_MNIST_QUIET_TENSORFLOW"  # set beside the level this module chose, for the processes it starts
+ASKED = "TF_CPP_MIN_LOG_LEVEL" in os.environ and CHOSEN_HERE not in os.environ  # the user chose what to see
+if not ASKED:
+    os.environ |= {"TF_CPP_MIN_LOG_LEVEL": "3", CHOSEN_HERE: "1"}
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+GPUS = []  # the physical GPUs TensorFlow found
 
 
 def _import_quietly():
-    # TensorFlow's C++ runtime logs to file descriptor 2 before absl logging is configured, so
-    # TF_CPP_MIN_LOG_LEVEL alone does not silence it: point fd 2 at /dev/null during the import.
+    # TensorFlow's C++ runtime writes to file descriptor 2 before absl logging is configured, so
+    # TF_CPP_MIN_LOG_LEVEL alone does not silence it: fd 2 points at /dev/null during the import and during the
+    # first look for GPUs, which is when the CUDA driver is initialised (and a failed cuInit is logged).
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
+    if not ASKED:
+        os.dup2(devnull, 2)
     try:
         if os.environ["KERAS_BACKEND"] == "tensorflow":
-            import tensorflow  # noqa: F401
+            import tensorflow
+            GPUS.extend(tensorflow.config.list_physical_devices("GPU"))
         import keras  # noqa: F401
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def device_line():
+    """The devices a run trains on, in words: the CPU, or the GPUs by name."""
+    if not GPUS:
+        return "the CPU (TensorFlow found no usable GPU)"
+    import tensorflow as tf
+    names = [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name) for gpu in GPUS]
+    return f"{len(GPUS)} GPU{'s' if len(GPUS) > 1 else ''}: " + ", ".join(names)
 
 
 _import_quietly()

@@ -1,19 +1,21 @@
-"""Checkpoints and weights, each written atomically and checked whole when read back; the stop on a non-finite loss."""
-import contextlib
+"""What a checkpoint and a weights file hold, written whole and checked when read back: every array read (a cut or
+flipped file fails), its shapes against the model config.json describes, its values finite. The run folder
+(runs.folder) decides where they go and checks their checksums; the stop on a non-finite loss lives here too."""
 import errno
+import hashlib
+import io
 import json
 import math
 import os
 import shutil
-import signal
-import threading
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from runs.files import atomic_path, write_json
+from runs.errors import Damaged  # noqa: F401  (a damaged file: one line naming it; imported here by older callers)
+from runs.stops import STOP_SIGNALS, Stopped, ctrl_c_requests  # noqa: F401  (the loop's stops, under their old names)
 
 CHECKPOINT = "checkpoint.npz"
 WEIGHTS = "model.weights.h5"
@@ -41,71 +43,122 @@ class Position:
                         rows=self.rows, final=self.final)
 
 
-def save(run_dir, model, optimizer, position):
-    """Write the checkpoint to a temporary file in run_dir, then rename it: a kill leaves the last complete one."""
+def write(path, model, optimizer, position):
+    """Write the checkpoint of model, optimizer and position into path (a new file the caller renames)."""
     arrays = {f"model_{i}": w for i, w in enumerate(model.get_weights())}
-    arrays |= {f"optimizer_{i}": v.numpy() for i, v in enumerate(optimizer.variables)}
-    with atomic_path(Path(run_dir) / CHECKPOINT) as tmp, open(tmp, "wb") as f:
+    arrays |= {f"optimizer_{i}": value(v) for i, v in enumerate(optimizer.variables)}
+    with open(path, "wb") as f:
         np.savez(f, position=np.array(json.dumps(asdict(position))), **arrays)
 
 
-def checkpoint_problem(run_dir):
-    """Why run_dir's checkpoint cannot be read whole (cut off, bit-flipped, not one), or None if it can or is absent."""
-    path = Path(run_dir) / CHECKPOINT
-    if not path.exists():
-        return None
+def value(variable):
+    """A variable's value as a numpy array (a Keras variable's own numpy(), else its array)."""
+    return variable.numpy() if hasattr(variable, "numpy") else np.asarray(variable)
+
+
+def save(run_dir, model, optimizer, position):
+    """Write run_dir's checkpoint on its own, atomically (benchmarks time this; a run goes through its folder)."""
+    from runs.files import atomic_path
+    with atomic_path(Path(run_dir) / CHECKPOINT) as tmp:
+        write(tmp, model, optimizer, position)
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint read whole from its bytes: its arrays by name and its position."""
+    arrays: dict
+    position: Position
+
+    def model_arrays(self):
+        return [self.arrays[f"model_{i}"] for i in range(sum(name.startswith("model_") for name in self.arrays))]
+
+    def optimizer_arrays(self):
+        return [self.arrays[f"optimizer_{i}"] for i in range(sum(name.startswith("optimizer_") for name in self.arrays))]
+
+
+def read(data):
+    """The Checkpoint in data (a checkpoint.npz's bytes); ValueError saying why if it cannot be read whole
+    (reading every array checks each one's CRC-32)."""
     try:
-        with np.load(path) as f:  # reading every array checks each one's CRC-32
-            for name in f.files:
-                f[name]
-            Position(**json.loads(str(f["position"])))
+        with np.load(io.BytesIO(data)) as f:
+            arrays = {name: f[name] for name in f.files}
+        position = Position(**json.loads(str(arrays.pop("position"))))
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
-        return str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(str(err).splitlines()[0] if str(err) else type(err).__name__) from None
+    return Checkpoint(arrays, position)
+
+
+def mismatch(arrays, model_arrays, what):
+    """Why arrays (in the model's order) cannot be the model's weights, or None: count, shapes, finite values."""
+    if len(arrays) != len(model_arrays):
+        return f"it holds {len(arrays)} {what} arrays where config.json's model has {len(model_arrays)}"
+    for i, (a, b) in enumerate(zip(arrays, model_arrays)):
+        if a.shape != b.shape:
+            return f"its {what} array {i} has shape {a.shape} where config.json's model has {b.shape}"
+    return non_finite(arrays, what)
+
+
+def non_finite(arrays, what):
+    """Why arrays hold a value that is not finite, or None."""
+    for i, a in enumerate(arrays):
+        if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+            return f"its {what} array {i} holds non-finite values (nan or inf)"
     return None
 
 
-def load(run_dir, model, optimizer):
-    """Load run_dir's checkpoint into the model and the (built) optimizer; its Position, or None if there is none."""
-    path = Path(run_dir) / CHECKPOINT
-    if not path.exists():
-        return None
-    with np.load(path) as f:
-        n_model = sum(name.startswith("model_") for name in f.files)
-        model.set_weights([f[f"model_{i}"] for i in range(n_model)])
-        if sum(name.startswith("optimizer_") for name in f.files) != len(optimizer.variables):
-            raise ValueError(f"{path}: the optimizer state does not match this model's optimizer")
-        for i, variable in enumerate(optimizer.variables):
-            variable.assign(f[f"optimizer_{i}"])
-        return Position(**json.loads(str(f["position"])))
+def check_against(checkpoint, model, optimizer=None):
+    """Why checkpoint does not fit model (and the built optimizer), or None."""
+    problem = mismatch(checkpoint.model_arrays(), model.get_weights(), "model")
+    if problem is None and optimizer is not None:
+        problem = mismatch(checkpoint.optimizer_arrays(), [value(v) for v in optimizer.variables], "optimizer")
+    return problem
 
 
-def load_model(run_dir, model):
-    """Set the model's weights from run_dir's checkpoint, leaving the optimizer state aside."""
-    with np.load(Path(run_dir) / CHECKPOINT) as f:
-        model.set_weights([f[f"model_{i}"] for i in range(sum(name.startswith("model_") for name in f.files))])
+def load_into(checkpoint, model, optimizer=None):
+    """Set model (and the built optimizer) from a checkpoint that check_against found fitting."""
+    model.set_weights(checkpoint.model_arrays())
+    if optimizer is not None:
+        for variable, value in zip(optimizer.variables, checkpoint.optimizer_arrays()):
+            variable.assign(value)
 
 
-def amend(run_dir, num_epochs, learn_rate):
-    """--resume with --num_epochs past the run's own count, or another --learn_rate: config.json takes them, the
-    earlier counts listed in extended_from, the rate changes in learn_rate_changes (epoch, from, to), and a
-    finished run's metrics.json is kept as metrics_<epochs>_epochs.json. Nothing else changes."""
-    path = Path(run_dir) / "config.json"
-    cfg = json.loads(path.read_text())
-    new = dict(cfg)
-    if num_epochs != cfg["num_epochs"]:
-        finished = Path(run_dir) / "metrics.json"
-        if finished.exists():
-            os.replace(finished, finished.with_name(f"metrics_{cfg['num_epochs']}_epochs.json"))
-        new |= {"num_epochs": num_epochs, "extended_from": cfg.get("extended_from", []) + [cfg["num_epochs"]]}
-    if learn_rate != cfg["learn_rate"]:
-        epoch = 1
-        if (Path(run_dir) / CHECKPOINT).exists():
-            with np.load(Path(run_dir) / CHECKPOINT) as f:
-                epoch = json.loads(str(f["position"]))["epoch"]
-        change = {"epoch": epoch, "from": cfg["learn_rate"], "to": learn_rate}
-        new |= {"learn_rate": learn_rate, "learn_rate_changes": cfg.get("learn_rate_changes", []) + [change]}
-    if new != cfg:
-        write_json(path, new)
+def write_weights(model, path):
+    """Write the model's weights into path (a new file the caller renames; Keras needs the .weights.h5 ending)."""
+    # HDF5 can crash the process when the disk fills during a save (a segfault was seen): look first.
+    if shutil.disk_usage(Path(path).parent).free < sum(w.nbytes for w in model.get_weights()) + 2 ** 20:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    model.save_weights(path)
+
+
+def weights_arrays(data):
+    """Every array of a model.weights.h5 given its bytes, by path in the file; ValueError saying why if it
+    cannot be read whole (a cut file, not HDF5)."""
+    import h5py
+    arrays = {}
+    try:
+        with h5py.File(io.BytesIO(data), "r") as f:
+            f.visititems(lambda name, item: arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None)
+    except (OSError, KeyError, ValueError, RuntimeError) as err:
+        raise ValueError(str(err).splitlines()[0] if str(err) else type(err).__name__) from None
+    return arrays
+
+
+def weights_mismatch(arrays, model):
+    """Why the arrays of a weights file cannot be model's weights (count, shapes, finite values), or None. Keras
+    matches them to the model's variables by path, so shapes are compared as a multiset."""
+    mine = sorted(map(np.shape, model.get_weights()))
+    theirs = sorted(np.shape(a) for a in arrays.values())
+    if len(mine) != len(theirs):
+        return f"it holds {len(theirs)} arrays where config.json's model has {len(mine)}"
+    if mine != theirs:
+        extra = sorted(set(theirs) - set(mine)) or sorted(set(mine) - set(theirs))
+        return f"its arrays' shapes differ from those of config.json's model (first differing: {extra[0]})"
+    return non_finite(list(arrays.values()), "weights")
+
+
+def digests(arrays):
+    """The multiset of arrays' contents, to check that loading gave the model every array of the file."""
+    return sorted(hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest() + str(np.shape(a)) for a in arrays)
 
 
 class NonFinite(ArithmeticError):
@@ -120,81 +173,3 @@ def check_finite(run_dir, epoch, terms):
                 f"python run_main.py --resume {run_dir} --learn_rate RATE" if epoch > 1
                 else "there was no checkpoint to keep; start again with a lower --learn_rate")
         raise NonFinite(f"epoch {epoch}: {', '.join(f'{k} is {v}' for k, v in bad.items())}; the run stopped and {kept}")
-
-
-class Damaged(Exception):
-    """A run's file that cannot be read back whole; the message names it and says what to do."""
-
-
-def save_weights(model, run_dir):
-    """Write the model's weights as checkpoints are written (temporary file, fsync, rename): whole or absent."""
-    path = Path(run_dir) / WEIGHTS
-    # HDF5 can crash the process when the disk fills during a save (a segfault was seen): look first.
-    if shutil.disk_usage(path.parent).free < sum(w.nbytes for w in model.get_weights()) + 2 ** 20:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-    with atomic_path(path, f".tmp.{WEIGHTS}") as tmp:  # Keras needs the .weights.h5 ending
-        model.save_weights(tmp)
-
-
-def weights_problem(run_dir):
-    """Why run_dir's model.weights.h5 cannot be read whole (missing, cut off, not HDF5), or None if it can."""
-    import h5py
-    path = Path(run_dir) / WEIGHTS
-    if not path.is_file():
-        return "it is missing"
-    try:
-        with h5py.File(path, "r") as f:  # reading every array finds a cut-off file
-            f.visititems(lambda name, item: item[()] if isinstance(item, h5py.Dataset) else None)
-    except (OSError, KeyError, ValueError, RuntimeError) as err:
-        return str(err).splitlines()[0] if str(err) else type(err).__name__
-    return None
-
-
-def damaged_weights_message(run_dir):
-    """One line: run_dir's weights are damaged, why, and how --resume rebuilds them from the checkpoint."""
-    problem = weights_problem(run_dir)
-    if problem is None:
-        return None
-    fix = (f"'python run_main.py --resume {run_dir}' rebuilds it from {CHECKPOINT}"
-           if (Path(run_dir) / CHECKPOINT).is_file() else f"there is no {CHECKPOINT} to rebuild it from")
-    return f"{Path(run_dir) / WEIGHTS} is damaged or missing ({problem}); {fix}"
-
-
-def load_weights(model, run_dir):
-    """Load run_dir's model.weights.h5 into model; Damaged (one line, what to do) if it cannot be read whole."""
-    message = damaged_weights_message(run_dir)
-    if message:
-        raise Damaged(message)
-    model.load_weights(Path(run_dir) / WEIGHTS)
-
-
-class Stopped(KeyboardInterrupt):
-    """Training stopped at a signal's request after saving a checkpoint; signum says which signal."""
-
-    def __init__(self, signum=signal.SIGINT):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and kill / a scheduler ending a job
-
-
-@contextlib.contextmanager
-def ctrl_c_requests():
-    """Within the block, Ctrl-C or SIGTERM only records a request the loop polls: it yields a function returning
-    the signal number (0 while none came). A second Ctrl-C interrupts at once."""
-    received = []
-    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread only
-        yield lambda: 0
-        return
-
-    def handler(signum, frame):
-        received.append(signum)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
-    try:
-        yield lambda: received[0] if received else 0
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)

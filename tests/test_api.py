@@ -2,30 +2,60 @@
 numpy, bad flags and damaged runs give one clear error; examples/api.py draws its 280x280 grid."""
 import json
 import shutil
-import sys
-import types
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from training.api import RunError, load_run, train
+import fake_training
+from runs.folder import RunFolder
+from training.api import Run, RunError, load_run, train
 
 
 def test_train_makes_the_cli_run_folder_and_trains_with_its_config(tmp_path, monkeypatch):
-    """train() checks the flags and makes the folder as run_main.py does, then calls the same training function."""
-    calls = []  # a stand-in for training.families, so that TensorFlow need not load
-    stand_in = types.SimpleNamespace(train_and_evaluate=lambda cfg, folder: calls.append((cfg, folder.path)),
-                                     rebuild_weights=None)
-    monkeypatch.setitem(sys.modules, "training.families", stand_in)
-    run_dir = train(model="vae", dim_z=3, n_train=500, PRR=False, results_path=tmp_path, run_name="vae")
-    assert run_dir == tmp_path / "vae" and run_dir.is_dir()
-    (cfg, trained_dir), = calls
+    """train() checks the flags and makes the folder as run_main.py does, then trains with the same recipe (here the
+    fake families of fake_training, so that TensorFlow need not load)."""
+    fake_training.patch(monkeypatch)
+    run_dir = train(model="vae", dim_z=3, n_hidden=4, num_epochs=1, PRR=False, results_path=tmp_path, run_name="vae")
+    assert run_dir == tmp_path / "vae" and RunFolder(run_dir).state() == "finished"
     config = json.loads((run_dir / "config.json").read_text())
-    assert trained_dir == run_dir and cfg == config and config["run_dir"] == str(run_dir)
-    assert config["dim_z"] == 3 and config["PRR"] is False and config["learn_rate"] == 1e-3  # flags and defaults
+    assert config["run_dir"] == str(run_dir) and config["dim_z"] == 3 and config["PRR"] is False
+    assert config["learn_rate"] == 1e-3  # the defaults
     with pytest.raises(ValueError, match="exists already"):
         train(results_path=tmp_path, run_name="vae")  # never overwrites a run
+
+
+def test_train_takes_its_documented_defaults_and_any_legal_folder_name(tmp_path, monkeypatch):
+    fake_training.patch(monkeypatch)
+    flags = dict(model="vae", dim_z=3, n_hidden=4, num_epochs=1, results_path=tmp_path)
+    made = train(**flags, run_name=None, data_dir=None)
+    assert made.parent == tmp_path and made.name.startswith("vae_z3_") and not (tmp_path / "None").exists()
+    assert train(**flags, run_name="--x") == tmp_path / "--x"
+    for bad, text in ((dict(dim_z=[2, 3]), "expected one value"), (dict(dim_z=float("nan")), "argument --dim_z"),
+                      (dict(run_name="a/b"), "must be a plain folder name")):
+        with pytest.raises(ValueError, match=text):
+            train(**flags | bad)
+
+
+class Decoder:
+    """A model stand-in that records the labels it is given."""
+    n_classes = 10
+
+    def decode(self, z, y):
+        self.y = y
+        return np.zeros((len(z), 784), np.float32)
+
+
+@pytest.mark.parametrize("label", [-1, 3.7, 10, "3", True, [1, 2]])
+def test_labels_outside_0_to_9_or_not_integers_are_refused(label):
+    run = Run("r", {"model": "cvae", "dim_z": 2}, {}, [], Decoder())
+    with pytest.raises(ValueError, match="labels|label"):
+        run.sample(3, label=label)
+    assert run.sample(3, label=3.0).shape == (3, 28, 28) and run.model.y.argmax(1).tolist() == [3, 3, 3]
+    with pytest.raises(ValueError, match="n must be an integer"):
+        run.sample(0)
+    with pytest.raises(ValueError, match="z must be finite"):
+        run.decode(np.full((2, 2), np.nan), [1, 2])
 
 
 @pytest.mark.slow
@@ -61,8 +91,7 @@ def test_example_draws_one_row_per_label_from_a_finished_run(finished_run, cli, 
         expected = run.sample(100, label=k, seed=0)[10 * k:10 * (k + 1)]
         np.testing.assert_allclose(row(k), np.rint(expected * 255), atol=1)
     bad = cli.python(cli.root / "examples" / "api.py", tmp_path, tmp_path / "x.png")
-    assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [f"error: {tmp_path}: not a run folder; "
-                                                                      "missing config.json, metrics.json, metrics.csv, model.weights.h5"]
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [f"error: {tmp_path} is not a run folder (it has no config.json)"]
 
 
 @pytest.mark.slow
@@ -70,12 +99,15 @@ def test_unfinished_and_damaged_runs_get_one_clear_error(finished_run, tmp_path)
     unfinished = tmp_path / "unfinished"
     shutil.copytree(finished_run, unfinished)
     (unfinished / "metrics.json").unlink()
-    with pytest.raises(RunError, match=r"unfinished run \(--resume it first\); missing metrics.json"):
-        load_run(unfinished)
+    with pytest.raises(RunError, match=r"metrics.json is missing; restore it from a copy"):
+        load_run(unfinished)  # the manifest says finished: a missing file is damage, not an unfinished run
     damaged = tmp_path / "damaged"
     shutil.copytree(finished_run, damaged)
     (damaged / "model.weights.h5").write_bytes(b"not HDF5")
-    with pytest.raises(RunError, match="a damaged run"):
+    with pytest.raises(RunError, match="model.weights.h5 does not match its checksum in manifest.json"):
+        load_run(damaged)
+    (damaged / "manifest.json").unlink()  # as a run from before manifests: read whole, or named
+    with pytest.raises(RunError, match="model.weights.h5 is damaged"):
         load_run(damaged)
 
 

@@ -3,30 +3,58 @@
     from training.api import load_run, train
     run = load_run(train(model="vae", dim_z=2, num_epochs=5))
     images = run.sample(16)                       # [16, 28, 28] pixel probabilities
+
+A bad argument is a ValueError, a folder that is not a finished, whole run a RunError (a ValueError too); each
+with the one line the command line prints.
 """
 import contextlib
-import csv
 import io
-import json
-from pathlib import Path
+import numbers
 
 import numpy as np
 from scipy.special import expit
 
 from data import streams
 from data.mnist import IMAGE_SIZE, N_CLASSES
-from runs.folder import parse_run_args
+from runs.errors import RunError  # noqa: F401  (raised here for a folder that is not a finished run)
+from runs.folder import RunFolder, parse_run_args
 from training.flags import FLAGS, MODELS
+
+MAX_IMAGES = 1_000_000  # one call's images: beyond it an array of n x 784 floats outgrows a laptop
 
 
 def images(x):
     """Images as the model takes them: float32 [n, 784] in [0, 1], from [n, 28, 28] or [n, 784], uint8 or float."""
     x = np.asarray(x)
-    return (x / 255.0 if x.dtype == np.uint8 else x).reshape(len(x), -1).astype(np.float32)
+    if x.dtype == np.uint8:
+        x = x / 255.0
+    elif not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)) or x.dtype == bool:
+        raise ValueError(f"images must be numbers (uint8 0-255 or floats in [0, 1]), got dtype {x.dtype}")
+    if x.ndim not in (2, 3) or x.shape[1:] not in ((IMAGE_SIZE * IMAGE_SIZE,), (IMAGE_SIZE, IMAGE_SIZE)):
+        raise ValueError(f"images must be [n, 28, 28] or [n, 784], got shape {x.shape}")
+    x = x.reshape(len(x), -1).astype(np.float32)
+    if not np.isfinite(x).all() or x.min(initial=0) < 0 or x.max(initial=0) > 1:
+        raise ValueError("images must hold grey levels in [0, 1] (floats) or 0-255 (uint8), all finite")
+    return x
 
 
-class RunError(ValueError):
-    """A folder that is not a finished run: the message says what is missing."""
+def labels(y, n):
+    """Labels as integers 0-9, [n] from one int or n of them; ValueError for any other value (-1, 3.7, 10)."""
+    y = np.asarray(y)
+    if y.dtype == bool or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+        raise ValueError(f"labels must be integers 0-9, got dtype {y.dtype}")
+    if y.ndim > 1 or (y.ndim == 1 and len(y) != n):
+        raise ValueError(f"got {y.size} labels of shape {y.shape} for {n} inputs")
+    if not np.isfinite(y).all() or (y != np.round(y)).any() or (y < 0).any() or (y >= N_CLASSES).any():
+        bad = y.flat[np.flatnonzero(~np.isfinite(y) | (y != np.round(y)) | (y < 0) | (y >= N_CLASSES))[0]]
+        raise ValueError(f"labels must be integers 0-9, got {bad}")
+    return np.broadcast_to(y, (n,)).astype(int)
+
+
+def count(n, name="n"):
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or not 1 <= n <= MAX_IMAGES:
+        raise ValueError(f"{name} must be an integer from 1 to {MAX_IMAGES}, got {n!r}")
+    return int(n)
 
 
 class Run:
@@ -49,11 +77,14 @@ class Run:
             if needed and self.conditioned:
                 raise ValueError(f"a {self.config['model']} model decodes with a label: give y ([n] integers 0-9)")
             return None
-        y = np.asarray(y)
-        y = y.astype(np.float32) if y.ndim == 2 else np.eye(N_CLASSES, dtype=np.float32)[y.astype(int)]
-        if len(y) != n:
-            raise ValueError(f"got {len(y)} labels for {n} inputs")
-        return y if self.conditioned else None
+        y_array = np.asarray(y)
+        if y_array.ndim == 2:  # one-hot, or class probabilities
+            if y_array.shape != (n, N_CLASSES) or not np.isfinite(y_array).all() or (y_array < 0).any() or (y_array > 1).any():
+                raise ValueError(f"one-hot labels must be [{n}, {N_CLASSES}] values in [0, 1], got shape {y_array.shape}")
+            one_hot = y_array.astype(np.float32)
+        else:
+            one_hot = np.eye(N_CLASSES, dtype=np.float32)[labels(y_array, n)]
+        return one_hot if self.conditioned else None
 
     def encode(self, x, y=None):
         """The encoder means of the images x: [n, dim_z]. m2 and m1m2 without y use the label they predict."""
@@ -63,7 +94,9 @@ class Run:
 
     def decode(self, z, y=None):
         """Pixel probabilities [n, 28, 28] decoded from the latent vectors z [n, dim_z]."""
-        z = np.asarray(z, np.float32).reshape(-1, self.config["dim_z"])
+        z = np.asarray(z, np.float32)
+        if z.ndim != 2 or z.shape[1] != self.config["dim_z"] or not np.isfinite(z).all():
+            raise ValueError(f"z must be finite [n, {self.config['dim_z']}] (dim_z of this run), got shape {z.shape}")
         logits = np.asarray(self.model.decode(z, self._labels(y, len(z), needed=True)))
         return expit(logits).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
 
@@ -74,40 +107,46 @@ class Run:
         return self.decode(self.encode(x, y), y)
 
     def sample(self, n, label=None, seed=0):
-        """n images [n, 28, 28] decoded from z ~ N(0, I) drawn with seed; label: one int or [n] ints (a
+        """n images [n, 28, 28] decoded from z ~ N(0, I) drawn with seed; label: one int 0-9 or [n] of them (a
         conditioned model without label: the labels 0-9 in turn)."""
-        z = np.random.default_rng(streams.api_samples(seed)).standard_normal((n, self.config["dim_z"]))
-        if self.conditioned:
-            label = np.arange(n) % N_CLASSES if label is None else np.broadcast_to(label, (n,))
-        return self.decode(z, label)
+        n = count(n)
+        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < streams.SEED_LIMIT:
+            raise ValueError(f"seed must be an integer from 0 to {streams.SEED_LIMIT - 1}, got {seed!r}")
+        y = labels(label, n) if label is not None else None
+        z = np.random.default_rng(streams.api_samples(int(seed))).standard_normal((n, self.config["dim_z"]))
+        if self.conditioned and y is None:
+            y = np.arange(n) % N_CLASSES
+        return self.decode(z, y)
 
 
 def load_run(run_dir):
-    """The finished run in run_dir (config.json, metrics.json, metrics.csv, model.weights.h5); RunError if the
-    folder is not one, or a file of it is damaged."""
-    run_dir = Path(run_dir)
-    missing = [name for name in ("config.json", "metrics.json", "metrics.csv", "model.weights.h5")
-               if not (run_dir / name).is_file()]
-    if missing:
-        what = "not a run folder" if "config.json" in missing else "an unfinished run (--resume it first)"
-        raise RunError(f"{run_dir}: {what}; missing {', '.join(missing)}")
-    try:
-        config = json.loads((run_dir / "config.json").read_text())
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-        history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader((run_dir / "metrics.csv").open())]
-        from training.families import load_trained_model  # TensorFlow loads only for a folder that can hold a run
-        config, model = load_trained_model(run_dir)
-    except Exception as err:  # noqa: BLE001  (a damaged file fails in its reader's own way; the user needs one error)
-        raise RunError(f"{run_dir}: a damaged run ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
-    return Run(run_dir, config, metrics, history, model)
+    """The finished run in run_dir, every file it gives checked by the run folder (checksums, the weights against
+    config.json's model, finite values); RunError, with the command line's one line, if the folder is not one."""
+    if run_dir is None:
+        raise ValueError("run_dir: give the folder of a finished run")
+    folder = RunFolder(run_dir)
+    folder.expect("finished")
+    metrics, history = folder.metrics(), folder.history()
+    from training.families import load_trained_model  # TensorFlow loads only for a folder that can hold a run
+    config, model = load_trained_model(folder.path)
+    return Run(folder.path, config, metrics, history, model)
 
 
 def flags_argv(flags):
-    """Keyword flags as run_main.py's command line: ['--dim_z', '2', ...]; unknown names are a ValueError."""
+    """Keyword flags as run_main.py's command line: ['--dim_z=2', ...], a value that starts with '-' included; a
+    flag left None takes its default. Unknown names and values that are not one number, text or bool are a
+    ValueError."""
     unknown = sorted(set(flags) - set(FLAGS))
     if unknown:
         raise ValueError(f"unknown flag {unknown[0]!r} (the names are run_main.py's: see docs/flags.md)")
-    return [item for name, value in flags.items() for item in (f"--{name}", str(value))]
+    argv = []
+    for name, value in flags.items():
+        if value is None:
+            continue
+        if not isinstance(value, (str, numbers.Number, bool)) and not hasattr(value, "__fspath__"):
+            raise ValueError(f"argument --{name}: expected one value, got {type(value).__name__} {value!r}")
+        argv.append(f"--{name}={value}")
+    return argv
 
 
 def train(**flags):
@@ -121,6 +160,9 @@ def train(**flags):
         raise ValueError(err.getvalue().strip().removeprefix("run_main.py: error: ")) from None
     if args.restore:
         raise ValueError("train() trains; use --restore from the command line")
-    from training.run_folder import train_in_folder  # the run folder as run_main.py makes, locks and cleans it
-    run_dir, _ = train_in_folder(args)
+    from training.run_folder import FolderError, train_in_folder  # the run folder as run_main.py makes and locks it
+    try:
+        run_dir, _ = train_in_folder(args)
+    except FolderError as error:
+        raise ValueError(str(error)) from None
     return run_dir

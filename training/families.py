@@ -1,10 +1,7 @@
 """The registry: --model names its family (model class and training). No other module switches on the name."""
-import json
-from pathlib import Path
-
 from cvae.model import CVAE
 from m2.model import M1M2, M2
-from runs import checkpoint
+from runs.folder import RunFolder
 from training import loop
 from training.family_m2 import M1M2Training, M2Training
 from training.family_vae import VAETraining
@@ -25,17 +22,18 @@ def train_and_evaluate(cfg, folder, on_epoch=None):
     return loop.run(FAMILIES[cfg["model"]], cfg, folder, on_epoch)
 
 
-def rebuild_weights(cfg, run_dir):
-    """--resume of a finished run whose model.weights.h5 is damaged: write it again from the checkpoint's model
-    arrays (nothing else of the run changes)."""
-    model = FAMILIES[cfg["model"]].build_model(cfg)
-    checkpoint.load_model(run_dir, model)
-    checkpoint.save_weights(model, run_dir)
+def build_model(cfg):
+    """The untrained model cfg describes (run folders check a checkpoint's or weights' arrays against it)."""
+    return FAMILIES[cfg["model"]].build_model(cfg)
 
 
 def load_trained_model(run_dir):
-    """The config and the trained model of a finished run folder (config.json and model.weights.h5)."""
-    cfg = with_flag_defaults(json.loads((Path(run_dir) / "config.json").read_text()))
-    model = FAMILIES[cfg["model"]].build_model(cfg)
-    checkpoint.load_weights(model, run_dir)  # checked whole first: Damaged says how to rebuild it
+    """The config and the trained model of a finished run folder (a path, or a runs.folder.RunFolder): config.json
+    and model.weights.h5, each checked by the run folder (checksums, the weights against the model config.json
+    describes); RunError says what is wrong."""
+    folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir).pinned()
+    folder.expect("finished")
+    cfg = with_flag_defaults(folder.config())
+    model = build_model(cfg)
+    folder.load_weights(model)
     return cfg, model

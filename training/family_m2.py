@@ -14,9 +14,8 @@ from evaluation.metrics import make_test_error
 from m2.labels import balanced_labelled_indices, labelled_batches
 from m2.losses import classification_nll, semi_supervised_loss
 from m2.model import M2
-from runs.files import create_run_dir, write_json
+from runs.files import create_run_dir
 from runs.folder import RunFolder
-from runs import checkpoint
 from training import loop
 from training.family_vae import VAETraining
 from training.flags import M1_MODEL, M1_TRAINING
@@ -191,8 +190,9 @@ def train_m1(cfg, m1, run_dir):
             "model": M1_MODEL, "dim_z": cfg["m1_dim_z"], "num_epochs": cfg["m1_epochs"], "PMLR": False, "PARR": False,
             "run_dir": str(m1_dir), "m1_run": None, "resume": None, "n_train": cfg["n_train"] - cfg["n_valid"],
             "n_valid": 0}
-        write_json(m1_dir / "config.json", m1_cfg)
+        if not (m1_dir / "config.json").exists():  # a resumed M1+M2 run finds its M1's own
+            RunFolder(m1_dir).start(m1_cfg)
         print(f"M1: training a {M1_MODEL} with dim_z {cfg['m1_dim_z']} in {m1_dir}", flush=True)
         loop.run(M1_FAMILY, m1_cfg, RunFolder(m1_dir))
     print(f"M1: the {M1_MODEL} of {m1_dir}", flush=True)
-    checkpoint.load_weights(m1, m1_dir)  # checked whole first: a damaged --m1_run is named in one line
+    RunFolder(m1_dir).load_weights(m1)  # checked first: a damaged or mismatched --m1_run is named in one line

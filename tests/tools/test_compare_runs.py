@@ -1,5 +1,6 @@
 """python -m tools.compare_runs: two runs' reconstructions of the same test inputs side by side."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -30,10 +31,10 @@ def test_compare_runs_draws_both_models_on_the_same_inputs_and_never_overwrites(
 def test_compare_runs_refuses_a_denoiser_beside_a_plain_model_before_loading_tensorflow(finished_run, cli, tmp_path):
     run_dir = finished_run
     plain = tmp_path / "plain"
-    plain.mkdir()
+    shutil.copytree(run_dir, plain)
     cfg = json.loads((run_dir / "config.json").read_text()) | {"add_noise": False}
     (plain / "config.json").write_text(json.dumps(cfg))
-    (plain / "model.weights.h5").write_bytes(b"")
+    (plain / "manifest.json").unlink()  # as a run from before manifests (its config changed by hand)
     code = ("import sys\nfrom tools import compare_runs\ntry:\n    compare_runs.main(sys.argv[1:])\n"
             "except SystemExit as e:\n    print(e.code, 'tensorflow' in sys.modules)\n")
     out = cli.python("-c", code, run_dir, plain)

@@ -76,23 +76,37 @@ def test_a_damaged_run_is_skipped_with_one_warning_and_out_may_name_a_new_folder
     assert [r["run"] for r in csv.DictReader(open(f"{out}.csv"))] == ["good"]
 
 
-def test_curves_overlay_each_runs_test_and_validation_elbo_with_labels(tmp_path, capsys, monkeypatch):
-    import plot_utils
+def test_curves_overlay_each_runs_test_and_validation_elbo_with_labels(tmp_path, capsys):
+    from tools.summarize import curves_figure
     for name, valid in (("a", True), ("b", False)):
         run = fake_run(tmp_path / "runs", name, 2, test_neg_elbo=100.0)
         header = "epoch,test_loss" + (",valid_loss" if valid else "")
         (run / "metrics.csv").write_text(header + "\n" + "".join(f"{e},{200 - e}" + (f",{201 - e}" if valid else "") + "\n"
                                                                 for e in (1, 2, 3)))
-    drawn = []
-    save = plot_utils.save_figure
-    monkeypatch.setattr(plot_utils, "save_figure", lambda fig, path: drawn.append(
-        ([t.get_text() for t in fig.axes[0].get_legend().get_texts()], [list(l.get_ydata()) for l in fig.axes[0].lines]))
-        or save(fig, path))
+    fig = curves_figure([tmp_path / "runs" / "a", tmp_path / "runs" / "b"])
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a test", "a validation", "b test"]
+    assert [list(line.get_ydata()) for line in fig.axes[0].lines] == [[199.0, 198.0, 197.0], [200.0, 199.0, 198.0],
+                                                                       [199.0, 198.0, 197.0]]
     png = tmp_path / "curves.png"
     assert main([str(tmp_path / "runs"), "--curves", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    labels, curves = drawn[0]
-    assert labels == ["a test", "a validation", "b test"]
-    assert curves == [[199.0, 198.0, 197.0], [200.0, 199.0, 198.0], [199.0, 198.0, 197.0]]
     with pytest.raises(SystemExit):  # never overwritten
         main([str(tmp_path / "runs"), "--curves", str(png)])
+
+
+def test_a_run_whose_files_fail_their_checksums_is_skipped_with_one_warning(tmp_path, capsys, monkeypatch):
+    import fake_training
+    import run_main
+    fake_training.patch(monkeypatch)
+    for name in ("good", "bad"):
+        assert run_main.main([*fake_training.ARGS, "--results_path", str(tmp_path), "--run_name", name]) == 0
+    text = (tmp_path / "bad" / "metrics.json").read_text()
+    (tmp_path / "bad" / "metrics.json").write_text(text.replace('"epochs": 2', '"epochs": 3'))
+    capsys.readouterr()
+    assert main([str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split(" | ")[0] for line in out.splitlines()[2:]] == ["| good"]
+    assert err.strip().splitlines() == [f"warning: skipping {tmp_path / 'bad'}: {tmp_path / 'bad' / 'metrics.json'} does "
+                                        "not match its checksum in manifest.json (it changed after the run wrote it); "
+                                        "restore it from a copy, or measure the run again from its weights with "
+                                        f"'python run_main.py --restore {tmp_path / 'bad'}'"]
