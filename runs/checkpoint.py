@@ -73,7 +73,8 @@ class Checkpoint:
         return [self.arrays[f"model_{i}"] for i in range(sum(name.startswith("model_") for name in self.arrays))]
 
     def optimizer_arrays(self):
-        return [self.arrays[f"optimizer_{i}"] for i in range(sum(name.startswith("optimizer_") for name in self.arrays))]
+        count = sum(name.startswith("optimizer_") for name in self.arrays)
+        return [self.arrays[f"optimizer_{i}"] for i in range(count)]
 
 
 def read(data):
@@ -137,7 +138,8 @@ def weights_arrays(data):
     arrays = {}
     try:
         with h5py.File(io.BytesIO(data), "r") as f:
-            f.visititems(lambda name, item: arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None)
+            f.visititems(lambda name, item: arrays.__setitem__(name, item[()])
+                         if isinstance(item, h5py.Dataset) else None)
     except (OSError, KeyError, ValueError, RuntimeError) as err:
         raise ValueError(str(err).splitlines()[0] if str(err) else type(err).__name__) from None
     return arrays

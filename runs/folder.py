@@ -216,7 +216,8 @@ class RunFolder:
         """metrics.json, checked: its checksum, and a JSON object."""
         metrics = self._json(METRICS)
         if not isinstance(metrics, dict):
-            raise Damaged(f"{self.path / METRICS} holds {json_kind(metrics)}, not an object of metrics; {self.fix(METRICS)}")
+            raise Damaged(f"{self.path / METRICS} holds {json_kind(metrics)}, not an object of metrics; "
+                          f"{self.fix(METRICS)}")
         return metrics
 
     def history(self, data=None):
@@ -415,8 +416,8 @@ class RunFolder:
         """A finished run goes on (state being_extended): nothing of it changes until the first new epoch is
         checkpointed; the manifest lists the files it had, so that a stop (or the next writer, after a kill) can
         remove whatever the extension drew before that."""
-        listing = sorted(str(p.relative_to(self.path)) for p in [*self.path.iterdir(), *self.path.glob(f"{TENSORBOARD}/*")]
-                         if not p.is_dir())
+        drawn_where = [*self.path.iterdir(), *self.path.glob(f"{TENSORBOARD}/*")]
+        listing = sorted(str(p.relative_to(self.path)) for p in drawn_where if not p.is_dir())
         self._extension = {"epochs": epochs_done, "rows": rows}
         with self._transaction() as t:
             self._doc = t.commit(self._doc["state"] if self._doc else "finished", extension={"files": listing})
@@ -562,7 +563,8 @@ def plan_resume(folder, num_epochs=None, learn_rate=None):
         target != saved["num_epochs"] or learn_rate is not None) else cfg
     if state not in FINISHED:
         if num_epochs is not None and num_epochs < saved["num_epochs"]:
-            raise WrongState(f"--resume only extends a run; {run} runs to {saved['num_epochs']} epochs, got {num_epochs}")
+            raise WrongState(f"--resume only extends a run; {run} runs to {saved['num_epochs']} epochs, "
+                             f"got {num_epochs}")
         if target != saved["num_epochs"] and saved["lr_decay"] != 1.0:
             raise WrongState(_decay_refusal(saved))
         saved_checkpoint = folder.checkpoint()

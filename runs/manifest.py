@@ -32,8 +32,9 @@ def read(folder):
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as err:
-        raise Damaged(f"{path} is damaged ({str(err).splitlines()[0] if str(err) else type(err).__name__}); the run's "
-                      "files cannot be checked: delete it to use the run unchecked, as a run made before manifests") from None
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise Damaged(f"{path} is damaged ({reason}); the run's files cannot be checked: delete it to use the run "
+                      "unchecked, as a run made before manifests") from None
     if not (isinstance(doc, dict) and doc.get("format") == FORMAT and isinstance(doc.get("files"), dict)
             and isinstance(doc.get("state"), str)):
         raise Damaged(f"{path} is not a manifest this runner wrote; delete it to use the run unchecked, as a run made "

@@ -1,6 +1,7 @@
 """python run_main.py end to end, as a user or a CI smoke run calls it."""
 import csv
 import json
+import os
 import shutil
 import subprocess
 
@@ -51,7 +52,7 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_runs, model, extra):
     assert abs(metrics["test_neg_elbo"] - metrics["test_recon"] - metrics["test_kl"]) < 1e-3
     side = 14 if extra else 28
     assert Image.open(run_dir / "PRR_epoch_01.png").size == (10 * side, 10 * side)
-    assert "epoch 1/1" in out.stdout and "test" in out.stdout
+    assert "epoch 1/1" in out.stdout and "test" in out.stdout and "\ndevice: " in out.stdout
     assert "cuda" not in (out.stdout + out.stderr).lower()
 
 
@@ -102,3 +103,34 @@ def test_unwritable_results_path_is_a_flag_error(cli, tmp_path):
     assert out.returncode == 2
     assert "--results_path" in out.stderr and "Traceback" not in out.stderr
     assert blocker.read_text() == "mine"
+
+
+STUB = """/* libcuda.so.1 as on a machine with CUDA libraries but no usable GPU: cuInit fails. */
+int cuInit(unsigned int flags) { return 100; }  /* CUDA_ERROR_NO_DEVICE */
+int cuDriverGetVersion(int *version) { *version = 12080; return 0; }
+int cuGetErrorString(int error, const char **text) { *text = "no CUDA-capable device is detected"; return 0; }
+int cuGetErrorName(int error, const char **text) { *text = "CUDA_ERROR_NO_DEVICE"; return 0; }
+"""
+
+
+@pytest.fixture(scope="module")
+def failing_cuda(tmp_path_factory):
+    """A folder for LD_LIBRARY_PATH holding a libcuda.so.1 whose cuInit fails, built here with the C compiler."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler to build the failing libcuda.so.1")
+    folder = tmp_path_factory.mktemp("cuda")
+    (folder / "stub.c").write_text(STUB)
+    subprocess.run([compiler, "-shared", "-fPIC", "-o", folder / "libcuda.so.1", folder / "stub.c"], check=True)
+    return folder
+
+
+def test_tensorflow_log_lines_stay_off_the_terminal_unless_the_user_asks(cli, failing_cuda):
+    code = "import tf_setup\nprint(tf_setup.device_line())"
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "VAE_MNIST_QUIET_TENSORFLOW")}
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(failing_cuda), env.get("LD_LIBRARY_PATH")]))
+    quiet = cli.python("-c", code, env=env)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert quiet.stdout.strip() == "the CPU (TensorFlow found no usable GPU)"
+    asked = cli.python("-c", code, env=env | {"TF_CPP_MIN_LOG_LEVEL": "0"})  # the user's own level: they see it all
+    assert "failed call to cuInit" in asked.stderr  # the stub reproduces the line a CUDA machine without a GPU prints

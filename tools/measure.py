@@ -76,7 +76,7 @@ def evaluate_run(run_dir, ll_k, cas_n=CAS_N, classifier_path=None, export=None, 
         from evaluation.classifier import EPOCHS as CLASSIFIER_EPOCHS, accuracy
         from training.families import load_trained_model
 
-        cfg, model = load_trained_model(folder.path)
+        cfg, model = load_trained_model(folder)
         before = folder.metrics()
         conditional = model.n_classes > 0
         clf = checked_classifier(classifier_path) if conditional else None  # fails here, before any long work

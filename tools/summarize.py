@@ -40,7 +40,7 @@ def run_row(run_dir):
     """One table row: the run's name, its key settings, every scalar metric, then the rest of its config.json (a
     metric wins a name both have: n_train counts the images trained on, without the validation ones). Both files
     are checked by the run folder (their checksums; a finished run): RunError says why a run cannot be shown."""
-    folder = RunFolder(run_dir)
+    folder = RunFolder(run_dir).pinned()
     folder.expect("finished", "restored")
     cfg, metrics = folder.config(), folder.metrics()
     row = {"run": run_dir.name}

@@ -79,7 +79,8 @@ class Run:
             return None
         y_array = np.asarray(y)
         if y_array.ndim == 2:  # one-hot, or class probabilities
-            if y_array.shape != (n, N_CLASSES) or not np.isfinite(y_array).all() or (y_array < 0).any() or (y_array > 1).any():
+            if y_array.shape != (n, N_CLASSES) or not np.isfinite(y_array).all() or not (0 <= y_array).all() \
+                    or not (y_array <= 1).all():
                 raise ValueError(f"one-hot labels must be [{n}, {N_CLASSES}] values in [0, 1], got shape {y_array.shape}")
             one_hot = y_array.astype(np.float32)
         else:
@@ -124,11 +125,11 @@ def load_run(run_dir):
     config.json's model, finite values); RunError, with the command line's one line, if the folder is not one."""
     if run_dir is None:
         raise ValueError("run_dir: give the folder of a finished run")
-    folder = RunFolder(run_dir)
+    folder = RunFolder(run_dir).pinned()  # every file against one manifest: one state of the run
     folder.expect("finished")
     metrics, history = folder.metrics(), folder.history()
     from training.families import load_trained_model  # TensorFlow loads only for a folder that can hold a run
-    config, model = load_trained_model(folder.path)
+    config, model = load_trained_model(folder)
     return Run(folder.path, config, metrics, history, model)
 
 

@@ -110,6 +110,7 @@ def expected_status(signal, out):
     return out.returncode == {"INT": 130, "TERM": 143}[signal] and len(lines) == 1 and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow  # end to end: about 40 processes, each stopped at one boundary
 @pytest.mark.parametrize("signal", ["KILL", "TERM", "INT"])
 def test_a_new_run_stopped_anywhere_goes_on_to_the_files_of_an_uninterrupted_one(tmp_path, monkeypatch, reference, signal):
     names = trace(tmp_path, *ONE_EPOCH, "--results_path", tmp_path / "t", "--run_name", "a")
@@ -133,6 +134,7 @@ def test_a_new_run_stopped_anywhere_goes_on_to_the_files_of_an_uninterrupted_one
         assert outcome(run) | {"config": None} == reference["one"] | {"config": None}, (n, name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal", ["KILL", "TERM", "INT"])
 def test_an_extension_stopped_anywhere_leaves_the_finished_run_or_the_extension(tmp_path, monkeypatch, reference, signal):
     base = reference["root"] / "one"
