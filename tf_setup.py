@@ -2,6 +2,8 @@
 start-up chatter, and the failed cuInit of a machine with CUDA libraries but no usable GPU. A user who sets
 TF_CPP_MIN_LOG_LEVEL themselves gets what they asked for, and no line is hidden from them."""
 import os
+import signal
+import threading
 
 CHOSEN_HERE = "VAE_MNIST_QUIET_TENSORFLOW"  # set beside the level this module chose, for the processes it starts
 ASKED = "TF_CPP_MIN_LOG_LEVEL" in os.environ and CHOSEN_HERE not in os.environ  # the user chose what to see
@@ -15,6 +17,11 @@ def _import_quietly():
     # TensorFlow's C++ runtime writes to file descriptor 2 before absl logging is configured, so
     # TF_CPP_MIN_LOG_LEVEL alone does not silence it: fd 2 points at /dev/null during the import and during the
     # first look for GPUs, which is when the CUDA driver is initialised (and a failed cuInit is logged).
+    # Ctrl-C and SIGTERM wait until the import ends: raised inside the import's finalizers, a KeyboardInterrupt was
+    # swallowed (seen: a Ctrl-C during start-up lost, the run going on).
+    stops = {signal.SIGINT, signal.SIGTERM}
+    in_main = threading.current_thread() is threading.main_thread()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, stops) if in_main else None
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     if not ASKED:
         os.dup2(devnull, 2)
@@ -27,6 +34,8 @@ def _import_quietly():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+        if in_main:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a stop that came meanwhile arrives now
 
 
 def device_line():
