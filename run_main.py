@@ -42,6 +42,8 @@ def interrupted(err):
     run_dir = getattr(err, "run_dir", None)
     if run_dir is None:
         return "interrupted before training began; nothing was saved"
+    if getattr(err, "measuring", False):
+        return f"interrupted while measuring; {run_dir} is finished and its metrics.json as it was"
     if getattr(err, "restore_dir", None):
         return f"interrupted; {err.restore_dir} is removed and {run_dir} is as it was"
     if err.removed:
@@ -83,9 +85,18 @@ def run_command(argv):
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats after {metrics['epochs']} epochs; "
           f"results in {run_dir}")
     if args.quality:
-        from tools.measure import evaluate_run
-        evaluate_run(run_dir, ll_k=args.ll_k)
+        quality(run_dir, args.ll_k)
     return 0
+
+
+def quality(run_dir, ll_k):
+    """--quality: tools.measure on the finished run, holding its lock; a stop leaves its metrics.json as it was."""
+    from tools.measure import evaluate_run
+    try:
+        evaluate_run(run_dir, ll_k=ll_k)
+    except KeyboardInterrupt as err:
+        err.run_dir, err.measuring = run_dir, True
+        raise
 
 
 def restore_main(args):
@@ -110,8 +121,7 @@ def restore_main(args):
         print(f"test classification error {metrics['test_error']:.2f}% (restored)")
     print(f"test negative ELBO {metrics['test_neg_elbo']:.2f} nats (restored, no training); results in {out.path}")
     if args.quality:  # measured on the run folder's own model, into its metrics.json
-        from tools.measure import evaluate_run
-        evaluate_run(run, ll_k=args.ll_k)
+        quality(run, args.ll_k)
     return 0
 
 
