@@ -17,11 +17,12 @@ def _import_quietly():
     # TensorFlow's C++ runtime writes to file descriptor 2 before absl logging is configured, so
     # TF_CPP_MIN_LOG_LEVEL alone does not silence it: fd 2 points at /dev/null during the import and during the
     # first look for GPUs, which is when the CUDA driver is initialised (and a failed cuInit is logged).
-    # Ctrl-C and SIGTERM wait until the import ends: raised inside the import's finalizers, a KeyboardInterrupt was
-    # swallowed (seen: a Ctrl-C during start-up lost, the run going on).
-    stops = {signal.SIGINT, signal.SIGTERM}
+    # Ctrl-C and SIGTERM are held until the import ends, then sent again to the handlers of before: a
+    # KeyboardInterrupt raised inside one of the import's finalizers was swallowed, and the run went on.
+    held = []
     in_main = threading.current_thread() is threading.main_thread()
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, stops) if in_main else None
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     if not ASKED:
         os.dup2(devnull, 2)
@@ -34,8 +35,10 @@ def _import_quietly():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-        if in_main:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a stop that came meanwhile arrives now
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if held:
+            signal.raise_signal(held[0])  # the stop that came meanwhile, now where it can be handled
 
 
 def device_line():
