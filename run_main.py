@@ -1,22 +1,27 @@
 """Train a VAE, CVAE, M2 or M1+M2 on MNIST: parse and check the flags, make the run folder, train and evaluate."""
-import shutil
-import sys
-from pathlib import Path
-
-from data.mnist import MNISTError
 from runs import stops
-from runs.checkpoint import NonFinite
-from runs.errors import status_and_line
-from runs.files import restore_dir_name
-from runs.folder import RunFolder, parse_run_args
-from training.flags import MODELS, build_parser
-from training.run_folder import FolderError, train_in_folder
+
+if __name__ == "__main__":  # first: a Ctrl-C while the modules below load must not be lost in one of their finalizers
+    stops.keep_interrupts()
+
+import shutil  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from data.mnist import MNISTError  # noqa: E402
+from runs.checkpoint import NonFinite  # noqa: E402
+from runs.errors import status_and_line  # noqa: E402
+from runs.files import restore_dir_name  # noqa: E402
+from runs.folder import RunFolder, parse_run_args  # noqa: E402
+from training.flags import MODELS, build_parser  # noqa: E402
+from training.run_folder import FolderError, train_in_folder  # noqa: E402
 
 NON_FINITE = 3  # exit status: a loss went nan or inf (README, exit statuses)
 
 
 def main(argv=None):
     """Run the command; every failure it expects ends in one line on stderr and its exit status."""
+    stops.keep_interrupts()
     with stops.sigterm_interrupts():  # SIGTERM before training (TensorFlow importing) ends as Ctrl-C does
         try:
             return run_command(argv)

@@ -13,7 +13,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere: the project's packages
 from runs.files import write_new  # noqa: E402
-from runs.stops import exit_status, sigterm_interrupts  # noqa: E402
+from runs.stops import exit_status, keep_interrupts, sigterm_interrupts  # noqa: E402
 from training.api import RunError, load_run  # noqa: E402
 
 
@@ -47,6 +47,7 @@ def fail(line, status=2):
 
 
 if __name__ == "__main__":
+    keep_interrupts()
     with sigterm_interrupts():  # Ctrl-C or SIGTERM: the temporary file goes, nothing is half written
         try:
             sys.exit(main(sys.argv[1:]))

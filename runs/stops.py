@@ -10,9 +10,11 @@ process sends itself that signal at the N-th boundary it passes (a folder's phas
 transitions); with VAE_STOP_AT="NAME:SIGNAL", at the first boundary named NAME (say final_figures).
 VAE_BOUNDARIES=FILE appends the number and name of each boundary passed to FILE.
 """
+import _thread
 import contextlib
 import os
 import signal
+import sys
 import threading
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and kill / a scheduler ending a job
@@ -83,6 +85,26 @@ def sigterm_interrupts():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def keep_interrupts():
+    """From now on, a KeyboardInterrupt (Ctrl-C, or Stopped after SIGTERM) raised inside a finalizer (a __del__, a
+    weakref callback), where Python prints 'Exception ignored' and goes on, is sent to the main thread again a
+    moment later, once the finalizer is left. Without it a Ctrl-C early in a run was lost and the run went on."""
+    if getattr(sys.unraisablehook, "keeps_interrupts", False):
+        return
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            signum = getattr(unraisable.exc_value, "signum", signal.SIGINT)
+            again = threading.Timer(0.05, _thread.interrupt_main, (signum,))
+            again.daemon = True
+            again.start()
+        else:
+            previous(unraisable)
+    hook.keeps_interrupts = True
+    sys.unraisablehook = hook
 
 
 def _raise_stopped(signum, frame):

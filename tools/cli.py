@@ -17,6 +17,7 @@ def check_bounds(parser, args, bounds):
 def run_tool(main, argv, prog, interrupted="nothing was changed", expected=()):
     """main(argv) with SIGTERM interrupting as Ctrl-C does; an expected failure (a run folder's error, an I/O
     failure, the exception types in expected) is one line on stderr and its status."""
+    stops.keep_interrupts()
     with stops.sigterm_interrupts():
         try:
             return main(argv)

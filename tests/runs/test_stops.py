@@ -199,3 +199,28 @@ def test_a_checkpoint_that_is_no_checkpoint_of_this_model_is_refused_in_one_line
     assert len(err) == 1 and "checkpoint.npz does not fit config.json: its model array 0 has shape (5, 4) where " \
                                "config.json's model has (3, 4)" in err[0]
     assert np.load(run / "checkpoint.npz")["model_0"].shape == (5, 4)  # left as it was
+
+
+FINALIZER = """
+import os, signal, sys, threading, time
+from runs import stops
+if sys.argv[1] == "kept":
+    stops.keep_interrupts()
+class Slow:
+    def __del__(self):
+        time.sleep(1.0)  # a finalizer that the Ctrl-C lands in, as during TensorFlow's import
+threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+try:
+    slow = Slow()
+    del slow
+    time.sleep(3)
+    print("went on")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+@pytest.mark.parametrize("mode, printed", [("plain", "went on"), ("kept", "interrupted")])
+def test_a_ctrl_c_raised_inside_a_finalizer_is_not_lost(cli, mode, printed):
+    out = cli.python("-c", FINALIZER, mode, timeout=60)
+    assert out.stdout.strip() == printed, out.stderr
