@@ -222,5 +222,7 @@ except KeyboardInterrupt:
 
 @pytest.mark.parametrize("mode, printed", [("plain", "went on"), ("kept", "interrupted")])
 def test_a_ctrl_c_raised_inside_a_finalizer_is_not_lost(cli, mode, printed):
-    out = cli.python("-c", FINALIZER, mode, timeout=60)
+    from test_faults import as_from_a_terminal
+    out = subprocess.run([sys.executable, "-c", FINALIZER, mode], cwd=cli.root, env=cli.env(), capture_output=True,
+                         text=True, timeout=60, preexec_fn=as_from_a_terminal)
     assert out.stdout.strip() == printed, out.stderr
