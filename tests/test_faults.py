@@ -54,8 +54,9 @@ def command(capsys, main, *argv):
 
 def as_from_a_terminal():
     """A child started as from a terminal, to be stopped by Ctrl-C: SIGINT at its default, nothing blocked. A child
-    inherits an ignored SIGINT (a shell's background job does), and Python then raises no KeyboardInterrupt: in the
-    full suite the workers' children sometimes start so (the cause was not found), and a Ctrl-C never arrived."""
+    inherits an ignored or blocked SIGINT (a shell's background job starts with it ignored), and Python then raises
+    no KeyboardInterrupt: in the full suite the workers' children sometimes started so (its cause not found), and a
+    Ctrl-C never arrived, even one the child sent itself."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
