@@ -15,7 +15,8 @@ import tf_setup  # noqa: E402,F401
 import keras  # noqa: E402
 
 from evaluation.metrics import TERMS  # noqa: E402
-from training import checkpoint, flags  # noqa: E402
+from runs import checkpoint  # noqa: E402
+from training import flags  # noqa: E402
 from runs.folder import RunFolder  # noqa: E402
 from training.families import FAMILIES, train_and_evaluate  # noqa: E402
 

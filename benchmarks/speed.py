@@ -27,7 +27,8 @@ import tensorflow as tf  # noqa: E402
 import limit  # noqa: E402
 from data.prepare import load_run_data  # noqa: E402
 from evaluation.metrics import TERMS  # noqa: E402
-from training import checkpoint, family_vae, flags, steps  # noqa: E402
+from runs import checkpoint  # noqa: E402
+from training import family_vae, flags, steps  # noqa: E402
 from training.families import FAMILIES  # noqa: E402
 
 MODELS = [(model, dim_z, noise) for model in ("cvae", "vae") for dim_z in (20, 2) for noise in (False, True)]
